@@ -1,0 +1,83 @@
+//! The tool's own error type and the exit codes it maps to.
+//!
+//! Verdicts about a workspace are not errors: a check that could not be evaluated becomes an
+//! `error` verdict and the run goes on. This type covers what stops a command before or instead
+//! of producing verdicts: bad input, bad configuration, an output that could not be written.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit codes, as documented in the README.
+pub mod exit {
+    /// Nothing failed: every verdict healthy, or lag below its failure level.
+    pub const OK: u8 = 0;
+    /// At least one check failed: no data, or lag past its failure level.
+    pub const FAILED: u8 = 1;
+    /// Usage, configuration or bad input.
+    pub const USAGE: u8 = 2;
+    /// Could not evaluate everything: auth, network, API or query error, partial result.
+    pub const NOT_EVALUATED: u8 = 3;
+    /// Interrupted (Ctrl-C), after printing what was evaluated.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// A problem with a check file, pinned to the file and line it comes from.
+#[derive(Debug, thiserror::Error)]
+#[error("{}:{line}: {message}", path.display())]
+pub struct CheckFileError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl CheckFileError {
+    pub fn new(path: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// One or more check files are malformed; every problem found is listed.
+    #[error("{}", render_check_errors(.0))]
+    CheckFiles(Vec<CheckFileError>),
+
+    /// A command-line value or configuration setting is wrong.
+    #[error("{0}")]
+    Usage(String),
+
+    /// Credentials could not be set up before any query was sent.
+    #[error("{0}")]
+    Auth(String),
+
+    /// A result could not be written.
+    #[error("could not write `{}`: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn render_check_errors(errors: &[CheckFileError]) -> String {
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    lines.join("\n")
+}
+
+impl Error {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Usage(message.into())
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::CheckFiles(_) | Error::Usage(_) => ExitCode::from(exit::USAGE),
+            Error::Auth(_) | Error::Write { .. } => ExitCode::from(exit::NOT_EVALUATED),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
