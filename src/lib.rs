@@ -3,3 +3,4 @@
 pub mod catalog;
 pub mod duration;
 pub mod error;
+pub mod client;
