@@ -4,3 +4,5 @@ pub mod catalog;
 pub mod duration;
 pub mod error;
 pub mod client;
+pub mod classify;
+pub mod verdict;

@@ -338,8 +338,16 @@ pub fn parse_check(path: &Path, bytes: Vec<u8>) -> std::result::Result<Check, Ve
     if let Some(classifier) = classifier {
         let mut fields = Fields { path, raw: &raw, errors: &mut errors };
         for needed in classifier.required_thresholds() {
-            if !threshold_names.iter().any(|name| name == needed) {
-                fields.error("thresholds", format!("the {} classifier needs threshold `{needed}`", classifier.name()));
+            match thresholds.iter().find(|t| &t.name == needed) {
+                None if !threshold_names.iter().any(|name| name == needed) => {
+                    fields.error("thresholds", format!("the {} classifier needs threshold `{needed}`", classifier.name()));
+                }
+                Some(threshold) if threshold.value.as_span().is_none() => fields.errors.push(CheckFileError::new(
+                    path,
+                    threshold.line,
+                    format!("threshold `{needed}` must be a timespan such as `6h`"),
+                )),
+                _ => {}
             }
         }
         for needed in classifier.required_columns() {

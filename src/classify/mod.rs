@@ -1,0 +1,156 @@
+//! Result rows to verdicts. Pure: no HTTP, no clock but the `now` it is given.
+//!
+//! The rule that matters most: a verdict is `healthy` only when the rows positively show fresh
+//! data. A failed query is an `error` verdict, never `no_data`; a missing table is `no_data`
+//! with reason `table_missing`; a partial result is never `healthy`.
+
+mod freshness;
+
+use chrono::{DateTime, Utc};
+
+use crate::catalog::{Check, Classifier};
+use crate::client::{QueryFailure, QueryResult, Table};
+use crate::verdict::{Status, Verdict};
+
+/// Classifies the outcome of running `check` in `workspace`.
+pub fn classify(
+    check: &Check,
+    workspace: &str,
+    outcome: &Result<QueryResult, QueryFailure>,
+    now: DateTime<Utc>,
+) -> Vec<Verdict> {
+    let result = match outcome {
+        Ok(result) => result,
+        Err(failure) => return vec![failure_verdict(check, workspace, failure)],
+    };
+    let Some(table) = result.primary() else {
+        return vec![bad_result(check, workspace, "the answer holds no result table".into())];
+    };
+    if let Some(missing) = missing_columns(check, table) {
+        return vec![bad_result(check, workspace, missing)];
+    }
+    let mut verdicts = match check.classifier {
+        Classifier::Freshness => freshness::classify(check, workspace, table, now),
+    };
+    if let Some(partial) = &result.partial {
+        for verdict in &mut verdicts {
+            mark_partial(verdict, partial.deepest_message());
+        }
+    }
+    verdicts
+}
+
+fn missing_columns(check: &Check, table: &Table) -> Option<String> {
+    let missing: Vec<&str> = check
+        .columns
+        .iter()
+        .chain(&check.group_by)
+        .filter(|name| table.column(name).is_none())
+        .map(String::as_str)
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "the result lacks column(s) {} that the check declares (it has: {})",
+            missing.join(", "),
+            table.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
+/// A result the service returned only in part proves nothing healthy.
+fn mark_partial(verdict: &mut Verdict, detail: &str) {
+    verdict.partial = true;
+    if verdict.status == Status::Healthy {
+        verdict.status = Status::Error;
+        verdict.reason = "partial_result".into();
+        verdict.message = format!("looked healthy, but the service returned only part of the result: {detail}");
+        verdict.remedy = Some(
+            "Run again; if it persists, shorten the check's lookback so the query stays within the \
+             service's limits (500,000 rows, 64 MB, 10 minutes)."
+                .into(),
+        );
+    } else {
+        verdict.message = format!("{} (partial result: {detail})", verdict.message);
+    }
+}
+
+fn bad_result(check: &Check, workspace: &str, detail: String) -> Verdict {
+    let mut verdict = Verdict::new(check, workspace, Status::Error, "bad_response", detail);
+    verdict.remedy = Some(format!(
+        "The query in {} does not produce what its header declares; fix the query or its `columns` line.",
+        check.path.display()
+    ));
+    verdict
+}
+
+fn failure_verdict(check: &Check, workspace: &str, failure: &QueryFailure) -> Verdict {
+    if let QueryFailure::BadQuery(error) = failure
+        && let Some(name) = error.unresolved_name()
+        && check.tables.iter().any(|table| table.eq_ignore_ascii_case(name))
+    {
+        let mut verdict = Verdict::new(
+            check,
+            workspace,
+            Status::NoData,
+            "table_missing",
+            format!("table {name} does not exist in this workspace: no row has ever been written to it"),
+        );
+        verdict.remedy = Some(remedy_text(check, "table_missing", &[]).unwrap_or_else(|| {
+            format!("Connect the data source that writes {name}; the table appears with its first row.")
+        }));
+        return verdict;
+    }
+    let mut verdict = Verdict::new(check, workspace, Status::Error, failure.reason(), format!("could not evaluate: {failure}"));
+    verdict.remedy = Some(failure_remedy(check, workspace, failure));
+    verdict
+}
+
+fn failure_remedy(check: &Check, workspace: &str, failure: &QueryFailure) -> String {
+    match failure {
+        QueryFailure::Token(_) => "Sign in (`az login`), or pick the identity with --auth; see the README's Authentication section.".into(),
+        QueryFailure::Unauthorized(_) => format!(
+            "The service rejected the token for workspace {workspace}: sign in again, and check that --cloud matches \
+             the workspace's cloud (the token's audience must be the Log Analytics API of that cloud)."
+        ),
+        QueryFailure::Forbidden(_) => format!(
+            "Grant this identity the Log Analytics Reader role on workspace {workspace} (new role assignments can \
+             take up to an hour to apply)."
+        ),
+        QueryFailure::WorkspaceNotFound(_) => format!(
+            "No workspace {workspace} at this endpoint: pass the Workspace ID (a GUID from the workspace's \
+             Overview page), not its name or resource ID, and check --cloud."
+        ),
+        QueryFailure::BadQuery(error) => format!(
+            "The query in {} does not run on this workspace ({}); fix it and run again.",
+            check.path.display(),
+            error.deepest_message()
+        ),
+        QueryFailure::Throttled { .. } => "The service throttled this identity (5 queries at once and 200 per 30 s per user): \
+             lower --concurrency, or run when fewer queries compete."
+            .into(),
+        QueryFailure::ServerTimeout { .. } | QueryFailure::ClientTimeout { .. } => {
+            "Raise --wait (up to 600 s), or shorten the check's lookback with --set lookback=….".into()
+        }
+        QueryFailure::Network { .. } => "Check the endpoint URL and that this machine reaches it over HTTPS (proxy, firewall, DNS).".into(),
+        QueryFailure::Unavailable { .. } | QueryFailure::UnexpectedStatus { .. } => {
+            "The service failed to answer; run again later, and check Azure's service health for Log Analytics.".into()
+        }
+        QueryFailure::NoContent | QueryFailure::BadBody(_) => {
+            "The answer could not be read; run again with -vv and check the endpoint is the Logs query API.".into()
+        }
+    }
+}
+
+/// The check's own remedy text for `reason` (falling back to `fallback_key`), with `{Column}`
+/// placeholders filled from the verdict's group.
+fn remedy_text(check: &Check, reason: &str, group: &[(String, String)]) -> Option<String> {
+    let template = check.remedies.get(reason)?;
+    let mut text = template.clone();
+    for (name, value) in group {
+        text = text.replace(&format!("{{{name}}}"), value);
+    }
+    Some(text)
+}
+
+#[cfg(test)]
+mod tests;
