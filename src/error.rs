@@ -50,7 +50,8 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
-    /// Credentials could not be set up before any query was sent.
+    /// Credentials could not be set up before any query was sent (a missing variable, a
+    /// malformed or expired fixed token).
     #[error("{0}")]
     Auth(String),
 
@@ -74,8 +75,10 @@ impl Error {
 
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::CheckFiles(_) | Error::Usage(_) => ExitCode::from(exit::USAGE),
-            Error::Auth(_) | Error::Write { .. } => ExitCode::from(exit::NOT_EVALUATED),
+            // Credentials that cannot even be set up are a configuration problem; a token that
+            // cannot be fetched later becomes an `error` verdict instead.
+            Error::CheckFiles(_) | Error::Usage(_) | Error::Auth(_) => ExitCode::from(exit::USAGE),
+            Error::Write { .. } => ExitCode::from(exit::NOT_EVALUATED),
         }
     }
 }

@@ -1,8 +1,34 @@
 //! sentinel-kms: finds silent failures in the AWS GuardDuty to Microsoft Sentinel pipeline.
+//!
+//! `validate`: [`catalog`] loads the checks, [`client`] runs them through the Logs query API,
+//! [`classify`] turns rows into [`verdict`]s, [`report`] prints them. See [`validate::run`].
 
 pub mod catalog;
+pub mod classify;
+pub mod cli;
+pub mod client;
 pub mod duration;
 pub mod error;
-pub mod client;
-pub mod classify;
+pub mod report;
+pub mod validate;
 pub mod verdict;
+
+use std::io::Write;
+
+use cli::{Cli, Command};
+use error::{Error, Result};
+
+/// Runs one command and returns its exit code.
+pub async fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Validate(args) => validate::run(args).await,
+        Command::List(args) => {
+            let checks = validate::load_catalog(&args.catalog)?;
+            let text = report::render_catalog(args.format, &checks);
+            std::io::stdout()
+                .write_all(text.as_bytes())
+                .map_err(|source| Error::Write { path: "standard output".into(), source })?;
+            Ok(error::exit::OK)
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! The command line. Doc comments here are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::client::auth::{AuthMode, Cloud};
+
+/// Finds silent failures in the AWS GuardDuty to Microsoft Sentinel pipeline: runs versioned KQL
+/// checks against Log Analytics workspaces and says, per AWS account and region, whether findings
+/// arrive, arrive late, or have stopped, and what to fix.
+#[derive(Debug, Parser)]
+#[command(name = "sentinel-kms", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// More log output on stderr (-v: progress, -vv: requests); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the checks against one or more workspaces and report a verdict per check and group.
+    Validate(ValidateArgs),
+    /// Print the catalog of checks: id, version, title, tables.
+    List(ListArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A table for people.
+    Table,
+    /// A stable JSON document for machines (see the README).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    /// A folder of `.kql` checks to use instead of the catalog built into the tool.
+    #[arg(long, value_name = "DIR", env = "SENTINEL_KMS_QUERIES")]
+    pub queries: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
+
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Workspace ID (a GUID; the "Workspace ID" on the workspace's Overview page). Repeatable.
+    #[arg(long = "workspace", value_name = "GUID", required = true, value_parser = parse_workspace_id)]
+    pub workspaces: Vec<String>,
+
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
+
+    /// Run only this check (by id). Repeatable; default: every check.
+    #[arg(long = "check", value_name = "ID")]
+    pub checks: Vec<String>,
+
+    /// Override a threshold: `name=value` for every check that has it, or `check-id.name=value`.
+    /// Timespans are KQL literals such as `30m`, `6h`, `14d`. Repeatable.
+    #[arg(long = "set", value_name = "[CHECK.]NAME=VALUE")]
+    pub overrides: Vec<String>,
+
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// The Azure cloud: picks the API host and the token scope.
+    #[arg(long, value_enum, default_value_t = Cloud::Public, env = "SENTINEL_KMS_CLOUD")]
+    pub cloud: Cloud,
+
+    /// The Logs query API base URL, instead of the cloud's own (private endpoints, tests).
+    /// Plain http is accepted only for a loopback address.
+    #[arg(long, value_name = "URL", env = "SENTINEL_KMS_ENDPOINT")]
+    pub endpoint: Option<String>,
+
+    /// How to get a token; `auto` picks from the environment (see the README).
+    #[arg(long, value_enum, default_value_t = AuthMode::Auto, env = "SENTINEL_KMS_AUTH")]
+    pub auth: AuthMode,
+
+    /// Entra tenant for azure-cli, workload-identity, azure-pipelines and client-secret.
+    #[arg(long, value_name = "TENANT")]
+    pub tenant_id: Option<String>,
+
+    /// Client (application) ID of the identity; for managed-identity, a user-assigned identity.
+    #[arg(long, value_name = "GUID")]
+    pub client_id: Option<String>,
+
+    /// Azure DevOps service connection ID, for azure-pipelines.
+    #[arg(long, value_name = "GUID")]
+    pub service_connection_id: Option<String>,
+
+    /// Seconds the service may spend on one query (sent as `Prefer: wait`), 1 to 600.
+    #[arg(long, value_name = "SECONDS", default_value_t = 180, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub wait: u64,
+
+    /// Queries in flight at once; the service runs 5 per user and queues the rest.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=5))]
+    pub concurrency: u64,
+}
+
+fn parse_workspace_id(text: &str) -> Result<String, String> {
+    match uuid::Uuid::try_parse(text.trim()) {
+        Ok(id) => Ok(id.hyphenated().to_string()),
+        Err(_) => Err(format!(
+            "`{text}` is not a workspace ID: give the workspace's GUID (Workspace ID on its Overview page), \
+             not its name or resource ID"
+        )),
+    }
+}

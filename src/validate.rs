@@ -1,0 +1,155 @@
+//! `validate`: load the checks, run each in each workspace (bounded concurrency), classify the
+//! answers, and report. Ctrl-C stops the queries in flight and still reports what finished.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt;
+
+use crate::catalog::{self, Check, lets::Value};
+use crate::classify::classify;
+use crate::cli::{CatalogArgs, ValidateArgs};
+use crate::client::auth::{AuthSettings, ProcessEnvironment, TokenProvider};
+use crate::client::{ClientSettings, LogsClient};
+use crate::error::{Error, Result};
+use crate::report::{self, Run};
+use crate::verdict::Verdict;
+
+pub async fn run(args: ValidateArgs) -> Result<u8> {
+    let checks = select_checks(load_catalog(&args.catalog)?, &args.checks)?;
+    let checks = apply_overrides(checks, &args.overrides)?;
+    let endpoint = args.endpoint.clone().unwrap_or_else(|| args.cloud.endpoint().to_string());
+    let tokens = TokenProvider::new(
+        &AuthSettings {
+            mode: args.auth,
+            cloud: args.cloud,
+            tenant_id: args.tenant_id.clone(),
+            client_id: args.client_id.clone(),
+            service_connection_id: args.service_connection_id.clone(),
+        },
+        &ProcessEnvironment,
+    )?;
+    let settings = ClientSettings { server_wait: Duration::from_secs(args.wait), ..ClientSettings::default() };
+    let client = LogsClient::new(&endpoint, tokens, settings)?;
+    tracing::info!(
+        checks = checks.len(),
+        workspaces = args.workspaces.len(),
+        endpoint = %client.endpoint(),
+        "running checks"
+    );
+
+    let started_at = Utc::now();
+    let (verdicts, interrupted) = run_all(&client, &checks, &args.workspaces, args.concurrency as usize).await;
+    let run = Run {
+        checks: &checks,
+        workspaces: &args.workspaces,
+        verdicts: &verdicts,
+        started_at,
+        finished_at: Utc::now(),
+        interrupted,
+    };
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let text = report::render(args.format, &run, colour);
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|source| Error::Write { path: "standard output".into(), source })?;
+    Ok(report::exit_code(&run))
+}
+
+/// Runs every check in every workspace, at most `concurrency` queries at once. Verdicts come
+/// back in catalog order per workspace, whatever order the answers arrive in.
+async fn run_all(
+    client: &LogsClient,
+    checks: &[Check],
+    workspaces: &[String],
+    concurrency: usize,
+) -> (Vec<Verdict>, bool) {
+    let jobs = workspaces
+        .iter()
+        .enumerate()
+        .flat_map(|(w, workspace)| checks.iter().enumerate().map(move |(c, check)| (w, c, workspace, check)));
+    let mut answers = futures::stream::iter(jobs)
+        .map(|(w, c, workspace, check)| async move {
+            let outcome = client.query(workspace, check.query()).await;
+            if let Err(failure) = &outcome {
+                tracing::warn!(check = %check.id, %workspace, "could not evaluate: {failure}");
+            }
+            ((w, c), classify(check, workspace, &outcome, Utc::now()))
+        })
+        .buffer_unordered(concurrency.max(1));
+
+    let mut finished = Vec::new();
+    let mut interrupted = false;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            next = answers.next() => match next {
+                Some(answer) => finished.push(answer),
+                None => break,
+            },
+            _ = &mut ctrl_c => {
+                tracing::warn!("interrupted: reporting the {} check runs that finished", finished.len());
+                interrupted = true;
+                break;
+            }
+        }
+    }
+    finished.sort_by_key(|(order, _)| *order);
+    (finished.into_iter().flat_map(|(_, verdicts)| verdicts).collect(), interrupted)
+}
+
+pub fn load_catalog(args: &CatalogArgs) -> Result<Vec<Check>> {
+    match &args.queries {
+        Some(path) => catalog::load_dir(path),
+        None => catalog::built_in(),
+    }
+}
+
+fn select_checks(checks: Vec<Check>, wanted: &[String]) -> Result<Vec<Check>> {
+    if wanted.is_empty() {
+        return Ok(checks);
+    }
+    for id in wanted {
+        if !checks.iter().any(|check| &check.id == id) {
+            let known: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
+            return Err(Error::usage(format!("no check `{id}` in the catalog (known: {})", known.join(", "))));
+        }
+    }
+    Ok(checks.into_iter().filter(|check| wanted.contains(&check.id)).collect())
+}
+
+/// Applies `--set [check.]name=value` overrides.
+fn apply_overrides(mut checks: Vec<Check>, overrides: &[String]) -> Result<Vec<Check>> {
+    for text in overrides {
+        let Some((target, value_text)) = text.split_once('=') else {
+            return Err(Error::usage(format!("`--set {text}`: expected NAME=VALUE or CHECK.NAME=VALUE")));
+        };
+        let value = Value::parse(value_text).ok_or_else(|| {
+            Error::usage(format!(
+                "`--set {text}`: `{value_text}` is neither a KQL timespan (such as `30m`, `6h`, `14d`) nor a number"
+            ))
+        })?;
+        let (check_id, name) = match target.trim().rsplit_once('.') {
+            Some((check_id, name)) => (Some(check_id), name),
+            None => (None, target.trim()),
+        };
+        let mut applied = 0;
+        for check in checks.iter_mut().filter(|c| check_id.is_none_or(|id| c.id == id)) {
+            if check_id.is_some() || check.threshold(name).is_some() {
+                check.set_threshold(name, value)?;
+                applied += 1;
+            }
+        }
+        if applied == 0 {
+            return Err(Error::usage(match check_id {
+                Some(id) => format!("`--set {text}`: no check `{id}` in this run"),
+                None => format!("`--set {text}`: no check in this run has a threshold `{name}`"),
+            }));
+        }
+    }
+    Ok(checks)
+}
