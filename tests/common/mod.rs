@@ -1,0 +1,138 @@
+//! The local workspace for integration tests: `tests/workspace/server.py`, a Logs query API
+//! server that executes KQL with duckdb-kql, started per test on a free loopback port.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const WORKSPACE: &str = "00000000-0000-0000-0000-000000000001";
+pub const TOKEN: &str = "local-workspace-token";
+
+/// The Python that has duckdb-kql: `SENTINEL_KMS_TEST_PYTHON`, else the project's `.venv`.
+fn python() -> PathBuf {
+    if let Some(path) = std::env::var_os("SENTINEL_KMS_TEST_PYTHON") {
+        return PathBuf::from(path);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "no Python with duckdb-kql: run the tests with `./scripts/test.sh`, which creates .venv, \
+         or set SENTINEL_KMS_TEST_PYTHON"
+    );
+    venv
+}
+
+pub struct LocalWorkspace {
+    child: Child,
+    pub url: String,
+}
+
+impl LocalWorkspace {
+    pub fn start(scenario: &str) -> LocalWorkspace {
+        LocalWorkspace::start_with(scenario, &[])
+    }
+
+    /// Starts the server with `--fault` specs (see tests/workspace/README.md).
+    pub fn start_with(scenario: &str, faults: &[&str]) -> LocalWorkspace {
+        let server = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/workspace/server.py");
+        let mut command = Command::new(python());
+        command.arg(server).args(["--scenario", scenario, "--port", "0", "--workspace", WORKSPACE, "--token", TOKEN]);
+        for fault in faults {
+            command.args(["--fault", fault]);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the local workspace server starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("the server prints READY");
+        let url = line
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"))
+            .trim()
+            .to_string();
+        LocalWorkspace { child, url }
+    }
+
+    /// Query requests the server has answered, from its `/_stats` endpoint.
+    pub fn requests(&self) -> u64 {
+        let output = Command::new("python3")
+            .args(["-c", "import json,sys,urllib.request;print(json.load(urllib.request.urlopen(sys.argv[1]))['requests'])"])
+            .arg(format!("{}/_stats", self.url))
+            .output()
+            .expect("python3 runs");
+        String::from_utf8_lossy(&output.stdout).trim().parse().expect("a request count")
+    }
+}
+
+impl Drop for LocalWorkspace {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct RunResult {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl RunResult {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    /// The results of the JSON report as (group label, status, reason) triples.
+    pub fn verdicts(&self) -> Vec<(String, String, String)> {
+        let document = self.json();
+        document["results"]
+            .as_array()
+            .expect("a results array")
+            .iter()
+            .map(|r| {
+                let group = match &r["group"] {
+                    serde_json::Value::Object(map) => {
+                        map.values().map(|v| v.as_str().unwrap_or_default().to_string()).collect::<Vec<_>>().join("/")
+                    }
+                    _ => "-".into(),
+                };
+                (group, r["status"].as_str().unwrap().to_string(), r["reason"].as_str().unwrap().to_string())
+            })
+            .collect()
+    }
+}
+
+/// Runs the built binary with `args` and the test token in the environment.
+pub fn sentinel_kms(args: &[&str]) -> RunResult {
+    sentinel_kms_env(args, &[("SENTINEL_KMS_ACCESS_TOKEN", TOKEN)])
+}
+
+pub fn sentinel_kms_env(args: &[&str], env: &[(&str, &str)]) -> RunResult {
+    let started = Instant::now();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sentinel-kms"));
+    command.args(args).env_remove("RUST_LOG").env_remove("SENTINEL_KMS_ACCESS_TOKEN").env("NO_COLOR", "1");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let Output { status, stdout, stderr } = command.output().expect("the binary runs");
+    RunResult {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// `validate --format json` against a local workspace, plus extra arguments.
+pub fn validate(workspace: &LocalWorkspace, extra: &[&str]) -> RunResult {
+    let mut args = vec!["validate", "--workspace", WORKSPACE, "--endpoint", &workspace.url, "--auth", "access-token", "--format", "json"];
+    args.extend_from_slice(extra);
+    sentinel_kms(&args)
+}
