@@ -100,7 +100,8 @@ fn failure_verdict(check: &Check, workspace: &str, failure: &QueryFailure) -> Ve
         }));
         return verdict;
     }
-    let mut verdict = Verdict::new(check, workspace, Status::Error, failure.reason(), format!("could not evaluate: {failure}"));
+    let message = format!("could not evaluate `{}` in workspace {workspace}: {failure}", check.id);
+    let mut verdict = Verdict::new(check, workspace, Status::Error, failure.reason(), message);
     verdict.remedy = Some(failure_remedy(check, workspace, failure));
     verdict
 }

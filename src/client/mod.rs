@@ -229,6 +229,9 @@ fn final_status(status: StatusCode, body: &[u8], attempts: u32, retry_after: Opt
             None => QueryFailure::UnexpectedStatus { status: 400, error: None },
         },
         StatusCode::UNAUTHORIZED => QueryFailure::Unauthorized(error),
+        // A 403 about the token itself (malformed, wrong audience, bad signature) is not a
+        // missing role: report it as a rejected token.
+        StatusCode::FORBIDDEN if error.as_ref().is_some_and(is_token_error) => QueryFailure::Unauthorized(error),
         StatusCode::FORBIDDEN => QueryFailure::Forbidden(error),
         StatusCode::NOT_FOUND => QueryFailure::WorkspaceNotFound(error),
         StatusCode::TOO_MANY_REQUESTS => QueryFailure::Throttled { attempts, retry_after },
@@ -236,6 +239,10 @@ fn final_status(status: StatusCode, body: &[u8], attempts: u32, retry_after: Opt
         status if status.is_server_error() => QueryFailure::Unavailable { status: status.as_u16(), error, attempts },
         status => QueryFailure::UnexpectedStatus { status: status.as_u16(), error },
     }
+}
+
+fn is_token_error(error: &ServiceError) -> bool {
+    error.code_chain().iter().any(|code| code.starts_with("InvalidAuthenticationToken") || *code == "InvalidTokenError")
 }
 
 /// The wait the server asks for: `x-ms-retry-after-ms` or `retry-after-ms` in milliseconds, or
@@ -341,6 +348,8 @@ mod tests {
         assert_eq!(forbidden.reason(), "forbidden");
         assert!(forbidden.to_string().contains("InsufficientAccessError"));
         assert_eq!(final_status(StatusCode::NOT_FOUND, b"", 1, None).reason(), "workspace_not_found");
+        let bad_token = br#"{"error":{"code":"InvalidAuthenticationToken","message":"The access token is invalid."}}"#;
+        assert_eq!(final_status(StatusCode::FORBIDDEN, bad_token, 1, None).reason(), "unauthorized");
         assert_eq!(final_status(StatusCode::GATEWAY_TIMEOUT, b"", 1, None).reason(), "server_timeout");
         assert_eq!(final_status(StatusCode::INTERNAL_SERVER_ERROR, b"", 1, None).reason(), "service_error");
         assert_eq!(final_status(StatusCode::BAD_REQUEST, b"nope", 1, None).reason(), "service_error");
