@@ -84,7 +84,8 @@ fn clock_span(clock: &str, fraction: Option<&str>) -> Option<TimeDelta> {
 }
 
 fn parse_digits(text: &str, min_len: usize, max_len: usize) -> Option<i64> {
-    let valid = (min_len..=max_len).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
+    let valid =
+        (min_len..=max_len).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
     if valid { text.parse().ok() } else { None }
 }
 
@@ -96,7 +97,11 @@ pub fn human(span: TimeDelta) -> String {
     }
     let total = span.num_seconds();
     if total == 0 {
-        return if span.is_zero() { "0s".into() } else { "<1s".into() };
+        return if span.is_zero() {
+            "0s".into()
+        } else {
+            "<1s".into()
+        };
     }
     let units = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)];
     let mut remaining = total;
@@ -117,7 +122,12 @@ pub fn human(span: TimeDelta) -> String {
 /// Writes a span as the shortest exact KQL literal (`2d`, `90m`, `1500ms`).
 pub fn to_kql(span: TimeDelta) -> String {
     let millis = span.num_milliseconds();
-    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
         if millis % size == 0 {
             return format!("{}{unit}", millis / size);
         }
@@ -136,8 +146,19 @@ mod tests {
         assert_eq!(parse_kql("30m"), Some(TimeDelta::minutes(30)));
         assert_eq!(parse_kql("250ms"), Some(TimeDelta::milliseconds(250)));
         assert_eq!(parse_kql(" 10s "), Some(TimeDelta::seconds(10)));
-        for bad in ["", "d", "14", "14x", "1..5h", ".5h", "5.h", "-1h", "1 h", "1e3s", "99999999999d"]
-        {
+        for bad in [
+            "",
+            "d",
+            "14",
+            "14x",
+            "1..5h",
+            ".5h",
+            "5.h",
+            "-1h",
+            "1 h",
+            "1e3s",
+            "99999999999d",
+        ] {
             assert_eq!(parse_kql(bad), None, "{bad:?} should be rejected");
         }
     }
@@ -147,14 +168,38 @@ mod tests {
         assert_eq!(parse_dotnet("00:30:00"), Some(TimeDelta::minutes(30)));
         assert_eq!(
             parse_dotnet("1.02:03:04.5000000"),
-            Some(TimeDelta::days(1) + TimeDelta::seconds(2 * 3600 + 3 * 60 + 4) + TimeDelta::milliseconds(500))
+            Some(
+                TimeDelta::days(1)
+                    + TimeDelta::seconds(2 * 3600 + 3 * 60 + 4)
+                    + TimeDelta::milliseconds(500)
+            )
         );
         assert_eq!(parse_dotnet("-00:00:01"), Some(TimeDelta::seconds(-1)));
         assert_eq!(parse_dotnet("-2.00:00:00"), Some(TimeDelta::days(-2)));
-        assert_eq!(parse_dotnet("00:00:00.0000001"), Some(TimeDelta::nanoseconds(100)));
-        assert_eq!(parse_dotnet("00:00:00.5"), Some(TimeDelta::milliseconds(500)));
-        assert_eq!(parse_dotnet("3:04:05"), Some(TimeDelta::seconds(3 * 3600 + 4 * 60 + 5)));
-        for bad in ["", "24:00:00", "00:60:00", "00:00:60", "1.2.3", "00:00", "00:00:00.12345678", "a.00:00:00", "00:00:00:00", "1d"] {
+        assert_eq!(
+            parse_dotnet("00:00:00.0000001"),
+            Some(TimeDelta::nanoseconds(100))
+        );
+        assert_eq!(
+            parse_dotnet("00:00:00.5"),
+            Some(TimeDelta::milliseconds(500))
+        );
+        assert_eq!(
+            parse_dotnet("3:04:05"),
+            Some(TimeDelta::seconds(3 * 3600 + 4 * 60 + 5))
+        );
+        for bad in [
+            "",
+            "24:00:00",
+            "00:60:00",
+            "00:00:60",
+            "1.2.3",
+            "00:00",
+            "00:00:00.12345678",
+            "a.00:00:00",
+            "00:00:00:00",
+            "1d",
+        ] {
             assert_eq!(parse_dotnet(bad), None, "{bad:?} should be rejected");
         }
     }

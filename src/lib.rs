@@ -27,7 +27,10 @@ pub async fn run(cli: Cli) -> Result<u8> {
             let text = report::render_catalog(args.format, &checks);
             std::io::stdout()
                 .write_all(text.as_bytes())
-                .map_err(|source| Error::Write { path: "standard output".into(), source })?;
+                .map_err(|source| Error::Write {
+                    path: "standard output".into(),
+                    source,
+                })?;
             Ok(error::exit::OK)
         }
     }

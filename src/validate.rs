@@ -19,7 +19,10 @@ use crate::verdict::Verdict;
 pub async fn run(args: ValidateArgs) -> Result<u8> {
     let checks = select_checks(load_catalog(&args.catalog)?, &args.checks)?;
     let checks = apply_overrides(checks, &args.overrides)?;
-    let endpoint = args.endpoint.clone().unwrap_or_else(|| args.cloud.endpoint().to_string());
+    let endpoint = args
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| args.cloud.endpoint().to_string());
     let tokens = TokenProvider::new(
         &AuthSettings {
             mode: args.auth,
@@ -30,7 +33,10 @@ pub async fn run(args: ValidateArgs) -> Result<u8> {
         },
         &ProcessEnvironment,
     )?;
-    let settings = ClientSettings { server_wait: Duration::from_secs(args.wait), ..ClientSettings::default() };
+    let settings = ClientSettings {
+        server_wait: Duration::from_secs(args.wait),
+        ..ClientSettings::default()
+    };
     let client = LogsClient::new(&endpoint, tokens, settings)?;
     tracing::info!(
         checks = checks.len(),
@@ -40,7 +46,13 @@ pub async fn run(args: ValidateArgs) -> Result<u8> {
     );
 
     let started_at = Utc::now();
-    let (verdicts, interrupted) = run_all(&client, &checks, &args.workspaces, args.concurrency as usize).await;
+    let (verdicts, interrupted) = run_all(
+        &client,
+        &checks,
+        &args.workspaces,
+        args.concurrency as usize,
+    )
+    .await;
     let run = Run {
         checks: &checks,
         workspaces: &args.workspaces,
@@ -55,7 +67,10 @@ pub async fn run(args: ValidateArgs) -> Result<u8> {
     stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
-        .map_err(|source| Error::Write { path: "standard output".into(), source })?;
+        .map_err(|source| Error::Write {
+            path: "standard output".into(),
+            source,
+        })?;
     Ok(report::exit_code(&run))
 }
 
@@ -67,10 +82,12 @@ async fn run_all(
     workspaces: &[String],
     concurrency: usize,
 ) -> (Vec<Verdict>, bool) {
-    let jobs = workspaces
-        .iter()
-        .enumerate()
-        .flat_map(|(w, workspace)| checks.iter().enumerate().map(move |(c, check)| (w, c, workspace, check)));
+    let jobs = workspaces.iter().enumerate().flat_map(|(w, workspace)| {
+        checks
+            .iter()
+            .enumerate()
+            .map(move |(c, check)| (w, c, workspace, check))
+    });
     let mut answers = futures::stream::iter(jobs)
         .map(|(w, c, workspace, check)| async move {
             let outcome = client.query(workspace, check.query()).await;
@@ -99,7 +116,13 @@ async fn run_all(
         }
     }
     finished.sort_by_key(|(order, _)| *order);
-    (finished.into_iter().flat_map(|(_, verdicts)| verdicts).collect(), interrupted)
+    (
+        finished
+            .into_iter()
+            .flat_map(|(_, verdicts)| verdicts)
+            .collect(),
+        interrupted,
+    )
 }
 
 pub fn load_catalog(args: &CatalogArgs) -> Result<Vec<Check>> {
@@ -116,17 +139,25 @@ fn select_checks(checks: Vec<Check>, wanted: &[String]) -> Result<Vec<Check>> {
     for id in wanted {
         if !checks.iter().any(|check| &check.id == id) {
             let known: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
-            return Err(Error::usage(format!("no check `{id}` in the catalog (known: {})", known.join(", "))));
+            return Err(Error::usage(format!(
+                "no check `{id}` in the catalog (known: {})",
+                known.join(", ")
+            )));
         }
     }
-    Ok(checks.into_iter().filter(|check| wanted.contains(&check.id)).collect())
+    Ok(checks
+        .into_iter()
+        .filter(|check| wanted.contains(&check.id))
+        .collect())
 }
 
 /// Applies `--set [check.]name=value` overrides.
 fn apply_overrides(mut checks: Vec<Check>, overrides: &[String]) -> Result<Vec<Check>> {
     for text in overrides {
         let Some((target, value_text)) = text.split_once('=') else {
-            return Err(Error::usage(format!("`--set {text}`: expected NAME=VALUE or CHECK.NAME=VALUE")));
+            return Err(Error::usage(format!(
+                "`--set {text}`: expected NAME=VALUE or CHECK.NAME=VALUE"
+            )));
         };
         let value = Value::parse(value_text).ok_or_else(|| {
             Error::usage(format!(
@@ -138,7 +169,10 @@ fn apply_overrides(mut checks: Vec<Check>, overrides: &[String]) -> Result<Vec<C
             None => (None, target.trim()),
         };
         let mut applied = 0;
-        for check in checks.iter_mut().filter(|c| check_id.is_none_or(|id| c.id == id)) {
+        for check in checks
+            .iter_mut()
+            .filter(|c| check_id.is_none_or(|id| c.id == id))
+        {
             if check_id.is_some() || check.threshold(name).is_some() {
                 check.set_threshold(name, value)?;
                 applied += 1;

@@ -56,7 +56,13 @@ pub struct Verdict {
 
 impl Verdict {
     /// A verdict for `check` in `workspace`, to be completed by the caller.
-    pub fn new(check: &Check, workspace: &str, status: Status, reason: &str, message: String) -> Verdict {
+    pub fn new(
+        check: &Check,
+        workspace: &str,
+        status: Status,
+        reason: &str,
+        message: String,
+    ) -> Verdict {
         Verdict {
             check: check.id.clone(),
             check_version: check.version.to_string(),
@@ -81,7 +87,13 @@ impl Verdict {
             None => "-".into(),
             Some(pairs) => pairs
                 .iter()
-                .map(|(name, value)| if value.is_empty() { format!("{name}=(empty)") } else { format!("{name}={value}") })
+                .map(|(name, value)| {
+                    if value.is_empty() {
+                        format!("{name}=(empty)")
+                    } else {
+                        format!("{name}={value}")
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
         }

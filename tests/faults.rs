@@ -13,13 +13,20 @@ fn first(run: &common::RunResult) -> serde_json::Value {
 }
 
 fn assert_error(run: &common::RunResult, reason: &str) -> serde_json::Value {
-    assert_eq!(run.code, 3, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code, 3,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
     let verdict = first(run);
     assert_eq!(verdict["status"], "error", "{verdict}");
     assert_eq!(verdict["reason"], reason, "{verdict}");
     assert_eq!(verdict["fails"], false);
     let message = verdict["message"].as_str().unwrap();
-    assert!(message.contains("guardduty-freshness") && message.contains(WORKSPACE), "{message}");
+    assert!(
+        message.contains("guardduty-freshness") && message.contains(WORKSPACE),
+        "{message}"
+    );
     assert!(verdict["remedy"].as_str().is_some_and(|r| !r.is_empty()));
     verdict
 }
@@ -29,9 +36,17 @@ fn a_single_429_is_retried_after_retry_after() {
     let workspace = LocalWorkspace::start_with("healthy", &["status=429,retry_after=1,times=1"]);
     let run = validate(&workspace, &[]);
     assert_eq!(run.code, 0, "{}", run.stdout);
-    assert!(run.verdicts().iter().all(|(_, status, _)| status == "healthy"));
+    assert!(
+        run.verdicts()
+            .iter()
+            .all(|(_, status, _)| status == "healthy")
+    );
     assert_eq!(workspace.requests(), 2);
-    assert!(run.elapsed >= Duration::from_secs(1), "Retry-After was not honoured: {:?}", run.elapsed);
+    assert!(
+        run.elapsed >= Duration::from_secs(1),
+        "Retry-After was not honoured: {:?}",
+        run.elapsed
+    );
 }
 
 #[test]
@@ -39,7 +54,12 @@ fn persistent_throttling_gives_up_after_bounded_retries() {
     let workspace = LocalWorkspace::start_with("healthy", &["status=429,retry_after=1"]);
     let run = validate(&workspace, &[]);
     let verdict = assert_error(&run, "throttled");
-    assert!(verdict["remedy"].as_str().unwrap().contains("--concurrency"));
+    assert!(
+        verdict["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("--concurrency")
+    );
     assert_eq!(workspace.requests(), 4, "one request and three retries");
     assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
 }
@@ -49,7 +69,13 @@ fn a_retry_after_beyond_the_cap_is_not_waited_for() {
     let workspace = LocalWorkspace::start_with("healthy", &["status=429,retry_after=3600"]);
     let run = validate(&workspace, &[]);
     let verdict = assert_error(&run, "throttled");
-    assert!(verdict["message"].as_str().unwrap().contains("asked to wait 3600s"), "{verdict}");
+    assert!(
+        verdict["message"]
+            .as_str()
+            .unwrap()
+            .contains("asked to wait 3600s"),
+        "{verdict}"
+    );
     assert_eq!(workspace.requests(), 1);
     assert!(run.elapsed < Duration::from_secs(5));
 }
@@ -87,7 +113,9 @@ fn a_slow_query_hits_the_server_side_wait() {
 fn permission_and_identity_failures_say_what_to_grant() {
     let workspace = LocalWorkspace::start_with("healthy", &["status=403"]);
     let verdict = assert_error(&validate(&workspace, &[]), "forbidden");
-    assert!(verdict["remedy"].as_str().unwrap().contains(&format!("Log Analytics Reader role on workspace {WORKSPACE}")));
+    assert!(verdict["remedy"].as_str().unwrap().contains(&format!(
+        "Log Analytics Reader role on workspace {WORKSPACE}"
+    )));
 
     let workspace = LocalWorkspace::start_with("healthy", &["status=401"]);
     assert_error(&validate(&workspace, &[]), "unauthorized");
@@ -95,7 +123,17 @@ fn permission_and_identity_failures_say_what_to_grant() {
     // A token the service does not accept (the server answers 403 InvalidAuthenticationToken).
     let workspace = LocalWorkspace::start("healthy");
     let run = sentinel_kms_env(
-        &["validate", "--workspace", WORKSPACE, "--endpoint", &workspace.url, "--auth", "access-token", "--format", "json"],
+        &[
+            "validate",
+            "--workspace",
+            WORKSPACE,
+            "--endpoint",
+            &workspace.url,
+            "--auth",
+            "access-token",
+            "--format",
+            "json",
+        ],
         &[("SENTINEL_KMS_ACCESS_TOKEN", "someone-elses-token")],
     );
     assert_error(&run, "unauthorized");
@@ -105,10 +143,23 @@ fn permission_and_identity_failures_say_what_to_grant() {
 fn an_unknown_workspace_is_not_found() {
     let workspace = LocalWorkspace::start("healthy");
     let other = "11111111-2222-3333-4444-555555555555";
-    let run = sentinel_kms(&["validate", "--workspace", other, "--endpoint", &workspace.url, "--auth", "access-token", "--format", "json"]);
+    let run = sentinel_kms(&[
+        "validate",
+        "--workspace",
+        other,
+        "--endpoint",
+        &workspace.url,
+        "--auth",
+        "access-token",
+        "--format",
+        "json",
+    ]);
     assert_eq!(run.code, 3);
     let verdict = first(&run);
-    assert_eq!((verdict["status"].as_str(), verdict["reason"].as_str()), (Some("error"), Some("workspace_not_found")));
+    assert_eq!(
+        (verdict["status"].as_str(), verdict["reason"].as_str()),
+        (Some("error"), Some("workspace_not_found"))
+    );
     assert!(verdict["message"].as_str().unwrap().contains(other));
 }
 
@@ -126,7 +177,11 @@ fn unusable_answers_are_errors() {
         assert_eq!(run.code, 3, "{fault}: {}", run.stdout);
         let verdicts = run.verdicts();
         assert_eq!(verdicts.len(), 1, "{fault}: {verdicts:?}");
-        assert_eq!((verdicts[0].1.as_str(), verdicts[0].2.as_str()), ("error", reason), "{fault}");
+        assert_eq!(
+            (verdicts[0].1.as_str(), verdicts[0].2.as_str()),
+            ("error", reason),
+            "{fault}"
+        );
     }
 }
 
@@ -134,10 +189,24 @@ fn unusable_answers_are_errors() {
 fn connection_refused_is_a_network_error_in_bounded_time() {
     // Port 9 (discard) on loopback: nothing listens there in a test sandbox.
     let run = sentinel_kms(&[
-        "validate", "--workspace", WORKSPACE, "--endpoint", "http://127.0.0.1:9", "--auth", "access-token", "--format", "json",
+        "validate",
+        "--workspace",
+        WORKSPACE,
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--auth",
+        "access-token",
+        "--format",
+        "json",
     ]);
     let verdict = assert_error(&run, "network");
-    assert!(verdict["message"].as_str().unwrap().contains("after 4 attempts"), "{verdict}");
+    assert!(
+        verdict["message"]
+            .as_str()
+            .unwrap()
+            .contains("after 4 attempts"),
+        "{verdict}"
+    );
     assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
 }
 
@@ -160,11 +229,21 @@ fn a_partial_result_is_never_healthy() {
 /// the marker `second copy` for a fault to match.
 fn two_check_catalog() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/queries/guardduty/freshness.kql")).unwrap();
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/queries/guardduty/freshness.kql"
+    ))
+    .unwrap();
     std::fs::write(dir.path().join("a.kql"), &shipped).unwrap();
     let second = shipped
-        .replace("// id: guardduty-freshness", "// id: guardduty-freshness-copy")
-        .replace("let stale_after = 24h;", "let stale_after = 24h; // second copy");
+        .replace(
+            "// id: guardduty-freshness",
+            "// id: guardduty-freshness-copy",
+        )
+        .replace(
+            "let stale_after = 24h;",
+            "let stale_after = 24h; // second copy",
+        );
     std::fs::write(dir.path().join("b.kql"), second).unwrap();
     dir
 }
@@ -177,8 +256,17 @@ fn a_failing_check_does_not_hide_the_others() {
     let run = validate(&workspace, &["--queries", dir.path().to_str().unwrap()]);
     assert_eq!(run.code, 3, "{}", run.stdout);
     let verdicts = run.json()["results"].as_array().unwrap().clone();
-    let by_check = |id: &str| verdicts.iter().filter(|v| v["check"] == id).map(|v| v["status"].as_str().unwrap().to_string()).collect::<Vec<_>>();
-    assert_eq!(by_check("guardduty-freshness"), ["healthy", "healthy", "healthy"]);
+    let by_check = |id: &str| {
+        verdicts
+            .iter()
+            .filter(|v| v["check"] == id)
+            .map(|v| v["status"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        by_check("guardduty-freshness"),
+        ["healthy", "healthy", "healthy"]
+    );
     assert_eq!(by_check("guardduty-freshness-copy"), ["error"]);
 }
 
@@ -193,13 +281,28 @@ fn no_data_wins_over_could_not_evaluate_in_the_exit_code() {
 
 #[test]
 fn the_token_never_reaches_output_or_logs() {
-    let workspace = LocalWorkspace::start_with("healthy", &["status=403,times=1", "status=429,retry_after=0,times=1"]);
+    let workspace = LocalWorkspace::start_with(
+        "healthy",
+        &["status=403,times=1", "status=429,retry_after=0,times=1"],
+    );
     for level in ["-vv", "-v"] {
         let run = sentinel_kms_env(
-            &["validate", "--workspace", WORKSPACE, "--endpoint", &workspace.url, "--auth", "access-token", level],
+            &[
+                "validate",
+                "--workspace",
+                WORKSPACE,
+                "--endpoint",
+                &workspace.url,
+                "--auth",
+                "access-token",
+                level,
+            ],
             &[("SENTINEL_KMS_ACCESS_TOKEN", TOKEN), ("RUST_LOG", "trace")],
         );
         assert!(!run.stderr.is_empty(), "trace logging produced nothing");
-        assert!(!run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN), "token leaked at {level}");
+        assert!(
+            !run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN),
+            "token leaked at {level}"
+        );
     }
 }

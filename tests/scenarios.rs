@@ -5,7 +5,9 @@ mod common;
 use common::{LocalWorkspace, WORKSPACE, validate};
 
 fn triples(list: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
-    list.iter().map(|(g, s, r)| (g.to_string(), s.to_string(), r.to_string())).collect()
+    list.iter()
+        .map(|(g, s, r)| (g.to_string(), s.to_string(), r.to_string()))
+        .collect()
 }
 
 #[test]
@@ -26,11 +28,15 @@ fn healthy_flow_is_healthy_for_every_account_and_region() {
     assert_eq!(first["check"], "guardduty-freshness");
     assert_eq!(first["check_version"], "1.0.0");
     assert_eq!(first["workspace"], WORKSPACE);
-    assert_eq!(first["group"], serde_json::json!({"AccountId": "111122223333", "Region": "eu-west-1"}));
+    assert_eq!(
+        first["group"],
+        serde_json::json!({"AccountId": "111122223333", "Region": "eu-west-1"})
+    );
     assert_eq!(first["remedy"], serde_json::Value::Null);
     // The scenario delays each row by 25 minutes.
     assert_eq!(first["lag_seconds"], 25 * 60);
-    let last_seen = chrono::DateTime::parse_from_rfc3339(first["last_seen"].as_str().unwrap()).unwrap();
+    let last_seen =
+        chrono::DateTime::parse_from_rfc3339(first["last_seen"].as_str().unwrap()).unwrap();
     let age = chrono::Utc::now() - last_seen.with_timezone(&chrono::Utc);
     assert!(age < chrono::TimeDelta::hours(1), "last seen {age} ago");
     assert_eq!(document["summary"]["healthy"], 3);
@@ -42,12 +48,21 @@ fn late_rows_are_lag_and_fail_past_the_failure_level() {
     let workspace = LocalWorkspace::start("lag");
     let run = validate(&workspace, &[]);
     let verdicts = run.verdicts();
-    let late: Vec<_> = verdicts.iter().filter(|(_, status, _)| status == "lag").collect();
+    let late: Vec<_> = verdicts
+        .iter()
+        .filter(|(_, status, _)| status == "lag")
+        .collect();
     assert_eq!(late.len(), 1, "{verdicts:?}");
     // About 3 h late: past the 1 h warning, below the 6 h failure level, so the run passes.
     assert_eq!(late[0].2, "lag_warning");
     assert_eq!(run.code, 0, "{}", run.stdout);
-    let lagging = run.json()["results"].as_array().unwrap().iter().find(|r| r["status"] == "lag").cloned().unwrap();
+    let lagging = run.json()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["status"] == "lag")
+        .cloned()
+        .unwrap();
     let lag = lagging["lag_seconds"].as_i64().unwrap();
     assert!((2 * 3600..4 * 3600).contains(&lag), "lag {lag}");
     assert_eq!(lagging["fails"], false);
@@ -55,7 +70,12 @@ fn late_rows_are_lag_and_fail_past_the_failure_level() {
     // Lowering the failure level below the lag makes the same data fail the run.
     let strict = validate(&workspace, &["--set", "lag_failure=2h"]);
     assert_eq!(strict.code, 1);
-    assert!(strict.verdicts().iter().any(|(_, s, r)| s == "lag" && r == "lag_failure"));
+    assert!(
+        strict
+            .verdicts()
+            .iter()
+            .any(|(_, s, r)| s == "lag" && r == "lag_failure")
+    );
 }
 
 #[test]
@@ -75,8 +95,16 @@ fn a_missing_table_is_no_data_not_an_error() {
     let workspace = LocalWorkspace::start("table-missing");
     let run = validate(&workspace, &[]);
     assert_eq!(run.code, 1);
-    assert_eq!(run.verdicts(), triples(&[("-", "no_data", "table_missing")]));
-    assert!(run.json()["results"][0]["message"].as_str().unwrap().contains("AWSGuardDuty does not exist"));
+    assert_eq!(
+        run.verdicts(),
+        triples(&[("-", "no_data", "table_missing")])
+    );
+    assert!(
+        run.json()["results"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("AWSGuardDuty does not exist")
+    );
 }
 
 #[test]
@@ -93,9 +121,13 @@ fn one_stopped_region_is_stale_while_the_others_flow() {
         ])
     );
     let stale = &run.json()["results"][1];
-    let last_seen = chrono::DateTime::parse_from_rfc3339(stale["last_seen"].as_str().unwrap()).unwrap();
+    let last_seen =
+        chrono::DateTime::parse_from_rfc3339(stale["last_seen"].as_str().unwrap()).unwrap();
     let silent = chrono::Utc::now() - last_seen.with_timezone(&chrono::Utc);
-    assert!((chrono::TimeDelta::hours(47)..chrono::TimeDelta::hours(49)).contains(&silent), "silent for {silent}");
+    assert!(
+        (chrono::TimeDelta::hours(47)..chrono::TimeDelta::hours(49)).contains(&silent),
+        "silent for {silent}"
+    );
     let remedy = stale["remedy"].as_str().unwrap();
     assert!(remedy.contains("111122223333 in us-east-1"), "{remedy}");
     assert!(remedy.contains("kms:Decrypt"), "{remedy}");
@@ -108,9 +140,18 @@ fn everything_stopped_three_days_ago_is_stale_since_then() {
     assert_eq!(run.code, 1);
     let verdicts = run.verdicts();
     assert_eq!(verdicts.len(), 3);
-    assert!(verdicts.iter().all(|(_, status, reason)| status == "no_data" && reason == "stale"), "{verdicts:?}");
+    assert!(
+        verdicts
+            .iter()
+            .all(|(_, status, reason)| status == "no_data" && reason == "stale"),
+        "{verdicts:?}"
+    );
     for result in run.json()["results"].as_array().unwrap() {
-        assert!(result["message"].as_str().unwrap().contains("(3d ago)"), "{}", result["message"]);
+        assert!(
+            result["message"].as_str().unwrap().contains("(3d ago)"),
+            "{}",
+            result["message"]
+        );
     }
 }
 
@@ -118,11 +159,34 @@ fn everything_stopped_three_days_ago_is_stale_since_then() {
 fn the_table_report_names_the_stopped_region_and_its_remedy() {
     let workspace = LocalWorkspace::start("region-stopped");
     let run = common::sentinel_kms(&[
-        "validate", "--workspace", WORKSPACE, "--endpoint", &workspace.url, "--auth", "access-token",
+        "validate",
+        "--workspace",
+        WORKSPACE,
+        "--endpoint",
+        &workspace.url,
+        "--auth",
+        "access-token",
     ]);
     assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("111122223333 / us-east-1"), "{}", run.stdout);
-    assert!(run.stdout.contains("What to fix:\n1. guardduty-freshness [stale] 111122223333 / us-east-1"), "{}", run.stdout);
-    assert!(run.stdout.contains("2 healthy, 0 lag, 1 no data, 0 could not be evaluated (exit 1)"), "{}", run.stdout);
-    assert!(!run.stdout.contains('\u{1b}'), "no colour when stdout is not a terminal");
+    assert!(
+        run.stdout.contains("111122223333 / us-east-1"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("What to fix:\n1. guardduty-freshness [stale] 111122223333 / us-east-1"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("2 healthy, 0 lag, 1 no data, 0 could not be evaluated (exit 1)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains('\u{1b}'),
+        "no colour when stdout is not a terminal"
+    );
 }

@@ -84,7 +84,10 @@ pub fn parse(path: &Path, text: &str) -> Result<RawHeader, Vec<CheckFileError>> 
             errors.push(CheckFileError::new(
                 path,
                 number,
-                format!("unknown header key `{key}` (known: {}, remedy.<reason>)", KNOWN_KEYS.join(", ")),
+                format!(
+                    "unknown header key `{key}` (known: {}, remedy.<reason>)",
+                    KNOWN_KEYS.join(", ")
+                ),
             ));
             last_key = None;
             continue;
@@ -109,7 +112,11 @@ pub fn parse(path: &Path, text: &str) -> Result<RawHeader, Vec<CheckFileError>> 
     }
 
     header.body_line = body_line;
-    if errors.is_empty() { Ok(header) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(header)
+    } else {
+        Err(errors)
+    }
 }
 
 fn is_known(key: &str) -> bool {
@@ -151,14 +158,17 @@ mod tests {
 
     #[test]
     fn reports_each_problem_with_its_line() {
-        let errors = parse_text("// id: a\n// colour: red\n// id: b\n// no colon here\n//   dangling\nT\n")
-            .unwrap_err();
+        let errors =
+            parse_text("// id: a\n// colour: red\n// id: b\n// no colon here\n//   dangling\nT\n")
+                .unwrap_err();
         let rendered: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(rendered.len(), 4, "{rendered:?}");
         assert!(rendered[0].starts_with("queries/x.kql:2: unknown header key `colour`"));
         assert!(rendered[1].starts_with("queries/x.kql:3: header key `id` repeats line 1"));
         assert!(rendered[2].starts_with("queries/x.kql:4: header line"));
-        assert!(rendered[3].starts_with("queries/x.kql:5: an indented header line continues nothing"));
+        assert!(
+            rendered[3].starts_with("queries/x.kql:5: an indented header line continues nothing")
+        );
     }
 
     #[test]

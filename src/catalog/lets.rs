@@ -117,7 +117,10 @@ mod tests {
 
     #[test]
     fn values_are_spans_or_numbers() {
-        assert_eq!(Value::parse("90m"), Some(Value::Span(TimeDelta::minutes(90))));
+        assert_eq!(
+            Value::parse("90m"),
+            Some(Value::Span(TimeDelta::minutes(90)))
+        );
         assert_eq!(Value::parse("0.25"), Some(Value::Number(0.25)));
         assert_eq!(Value::parse("3"), Some(Value::Number(3.0)));
         assert_eq!(Value::parse("ago(1d)"), None);

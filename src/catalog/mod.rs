@@ -108,7 +108,10 @@ pub struct Check {
 
 impl Check {
     pub fn threshold(&self, name: &str) -> Option<Value> {
-        self.thresholds.iter().find(|t| t.name == name).map(|t| t.value)
+        self.thresholds
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.value)
     }
 
     /// The query sent to the workspace: the whole file, header comments included.
@@ -141,12 +144,17 @@ impl Check {
             .into_iter()
             .find(|statement| statement.name == name)
             .expect("a threshold always has its let statement");
-        self.text.replace_range(statement.value_range, &value.to_kql());
+        self.text
+            .replace_range(statement.value_range, &value.to_kql());
         self.thresholds[index].value = value;
         let mut errors = Vec::new();
         check_threshold_order(self, &mut errors);
         match errors.pop() {
-            Some(error) => Err(Error::usage(format!("with `{name}` = {}: {}", value.to_kql(), error.message))),
+            Some(error) => Err(Error::usage(format!(
+                "with `{name}` = {}: {}",
+                value.to_kql(),
+                error.message
+            ))),
             None => Ok(()),
         }
     }
@@ -189,9 +197,15 @@ pub fn load_dir(root: &Path) -> Result<Vec<Check>> {
     let mut sources = Vec::new();
     let mut errors = Vec::new();
     if !root.exists() {
-        return Err(Error::usage(format!("check folder `{}` does not exist", root.display())));
+        return Err(Error::usage(format!(
+            "check folder `{}` does not exist",
+            root.display()
+        )));
     }
-    for entry in walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name() {
+    for entry in walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+    {
         let entry = match entry {
             Ok(entry) => entry,
             Err(error) => {
@@ -199,9 +213,15 @@ pub fn load_dir(root: &Path) -> Result<Vec<Check>> {
                 let reason = if error.loop_ancestor().is_some() {
                     "symbolic link loop".to_string()
                 } else {
-                    error.io_error().map_or_else(|| error.to_string(), ToString::to_string)
+                    error
+                        .io_error()
+                        .map_or_else(|| error.to_string(), ToString::to_string)
                 };
-                errors.push(CheckFileError::new(path, 0, format!("cannot read: {reason}")));
+                errors.push(CheckFileError::new(
+                    path,
+                    0,
+                    format!("cannot read: {reason}"),
+                ));
                 continue;
             }
         };
@@ -210,7 +230,10 @@ pub fn load_dir(root: &Path) -> Result<Vec<Check>> {
             continue;
         }
         match read_limited(path) {
-            Ok(bytes) => sources.push(Source { path: path.to_path_buf(), bytes }),
+            Ok(bytes) => sources.push(Source {
+                path: path.to_path_buf(),
+                bytes,
+            }),
             Err(message) => errors.push(CheckFileError::new(path, 0, message)),
         }
     }
@@ -218,15 +241,22 @@ pub fn load_dir(root: &Path) -> Result<Vec<Check>> {
         return Err(Error::CheckFiles(errors));
     }
     if sources.is_empty() {
-        return Err(Error::usage(format!("no `.kql` check files under `{}`", root.display())));
+        return Err(Error::usage(format!(
+            "no `.kql` check files under `{}`",
+            root.display()
+        )));
     }
     load_sources(sources)
 }
 
 fn read_limited(path: &Path) -> std::result::Result<Vec<u8>, String> {
-    let size = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?.len();
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read: {e}"))?
+        .len();
     if size > MAX_FILE_BYTES {
-        return Err(format!("file is {size} bytes; a check file may be at most {MAX_FILE_BYTES}"));
+        return Err(format!(
+            "file is {size} bytes; a check file may be at most {MAX_FILE_BYTES}"
+        ));
     }
     std::fs::read(path).map_err(|e| format!("cannot read: {e}"))
 }
@@ -251,7 +281,11 @@ fn load_sources(sources: Vec<Source>) -> Result<Vec<Check>> {
             errors.push(CheckFileError::new(
                 &check.path,
                 1,
-                format!("check id `{}` is already used by `{}`", check.id, first.path.display()),
+                format!(
+                    "check id `{}` is already used by `{}`",
+                    check.id,
+                    first.path.display()
+                ),
             ));
         }
     }
@@ -267,43 +301,77 @@ pub fn parse_check(path: &Path, bytes: Vec<u8>) -> std::result::Result<Check, Ve
     let text = String::from_utf8(bytes).map_err(|error| {
         let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-        vec![CheckFileError::new(path, line, "the file is not valid UTF-8")]
+        vec![CheckFileError::new(
+            path,
+            line,
+            "the file is not valid UTF-8",
+        )]
     })?;
     let raw = header::parse(path, &text)?;
     let mut errors = Vec::new();
-    let mut fields = Fields { path, raw: &raw, errors: &mut errors };
+    let mut fields = Fields {
+        path,
+        raw: &raw,
+        errors: &mut errors,
+    };
 
     let id = fields.required("id").unwrap_or_default();
     if !id.is_empty() && !is_kebab_case(&id) {
-        fields.error("id", format!("id `{id}` must be kebab-case: lowercase letters, digits and single hyphens"));
+        fields.error(
+            "id",
+            format!("id `{id}` must be kebab-case: lowercase letters, digits and single hyphens"),
+        );
     }
-    let version = fields.required("version").and_then(|text| match semver::Version::parse(&text) {
-        Ok(version) => Some(version),
-        Err(error) => {
-            fields.error("version", format!("version `{text}` is not semantic versioning (x.y.z): {error}"));
-            None
-        }
-    });
+    let version = fields
+        .required("version")
+        .and_then(|text| match semver::Version::parse(&text) {
+            Ok(version) => Some(version),
+            Err(error) => {
+                fields.error(
+                    "version",
+                    format!("version `{text}` is not semantic versioning (x.y.z): {error}"),
+                );
+                None
+            }
+        });
     let title = fields.required("title").unwrap_or_default();
     let description = fields.required("description").unwrap_or_default();
-    let tables = fields.required("tables").map(|v| header::list(&v)).unwrap_or_default();
-    let group_by = fields.optional("group-by").map(|v| header::list(&v)).unwrap_or_default();
-    let columns = fields.required("columns").map(|v| header::list(&v)).unwrap_or_default();
+    let tables = fields
+        .required("tables")
+        .map(|v| header::list(&v))
+        .unwrap_or_default();
+    let group_by = fields
+        .optional("group-by")
+        .map(|v| header::list(&v))
+        .unwrap_or_default();
+    let columns = fields
+        .required("columns")
+        .map(|v| header::list(&v))
+        .unwrap_or_default();
     let severity = fields.required("severity").and_then(|text| {
         let parsed = Severity::parse(&text);
         if parsed.is_none() {
-            fields.error("severity", format!("severity `{text}` is not one of informational, low, medium, high"));
+            fields.error(
+                "severity",
+                format!("severity `{text}` is not one of informational, low, medium, high"),
+            );
         }
         parsed
     });
     let classifier = fields.required("classifier").and_then(|text| {
         let parsed = Classifier::parse(&text);
         if parsed.is_none() {
-            fields.error("classifier", format!("classifier `{text}` is not known (known: freshness)"));
+            fields.error(
+                "classifier",
+                format!("classifier `{text}` is not known (known: freshness)"),
+            );
         }
         parsed
     });
-    let threshold_names = fields.optional("thresholds").map(|v| header::list(&v)).unwrap_or_default();
+    let threshold_names = fields
+        .optional("thresholds")
+        .map(|v| header::list(&v))
+        .unwrap_or_default();
     for name in &tables {
         if !is_identifier(name) {
             fields.error("tables", format!("`{name}` is not a table name"));
@@ -319,7 +387,10 @@ pub fn parse_check(path: &Path, bytes: Vec<u8>) -> std::result::Result<Check, Ve
     let mut thresholds = Vec::new();
     for name in &threshold_names {
         let Some(statement) = statements.iter().find(|s| &s.name == name) else {
-            fields.error("thresholds", format!("threshold `{name}` has no `let {name} = …;` line in the query"));
+            fields.error(
+                "thresholds",
+                format!("threshold `{name}` has no `let {name} = …;` line in the query"),
+            );
             continue;
         };
         match Value::parse(&statement.value_text) {
@@ -336,36 +407,67 @@ pub fn parse_check(path: &Path, bytes: Vec<u8>) -> std::result::Result<Check, Ve
     }
 
     if let Some(classifier) = classifier {
-        let mut fields = Fields { path, raw: &raw, errors: &mut errors };
+        let mut fields = Fields {
+            path,
+            raw: &raw,
+            errors: &mut errors,
+        };
         for needed in classifier.required_thresholds() {
             match thresholds.iter().find(|t| &t.name == needed) {
                 None if !threshold_names.iter().any(|name| name == needed) => {
-                    fields.error("thresholds", format!("the {} classifier needs threshold `{needed}`", classifier.name()));
+                    fields.error(
+                        "thresholds",
+                        format!(
+                            "the {} classifier needs threshold `{needed}`",
+                            classifier.name()
+                        ),
+                    );
                 }
-                Some(threshold) if threshold.value.as_span().is_none() => fields.errors.push(CheckFileError::new(
-                    path,
-                    threshold.line,
-                    format!("threshold `{needed}` must be a timespan such as `6h`"),
-                )),
+                Some(threshold) if threshold.value.as_span().is_none() => {
+                    fields.errors.push(CheckFileError::new(
+                        path,
+                        threshold.line,
+                        format!("threshold `{needed}` must be a timespan such as `6h`"),
+                    ))
+                }
                 _ => {}
             }
         }
         for needed in classifier.required_columns() {
             if !columns.iter().any(|name| name == needed) {
-                fields.error("columns", format!("the {} classifier reads column `{needed}`: list it in `columns`", classifier.name()));
+                fields.error(
+                    "columns",
+                    format!(
+                        "the {} classifier reads column `{needed}`: list it in `columns`",
+                        classifier.name()
+                    ),
+                );
             }
         }
     }
-    if raw.body_line > text.lines().count() || text.lines().skip(raw.body_line - 1).all(|l| l.trim().is_empty()) {
-        errors.push(CheckFileError::new(path, raw.body_line, "the file has a header but no query"));
+    if raw.body_line > text.lines().count()
+        || text
+            .lines()
+            .skip(raw.body_line - 1)
+            .all(|l| l.trim().is_empty())
+    {
+        errors.push(CheckFileError::new(
+            path,
+            raw.body_line,
+            "the file has a header but no query",
+        ));
     }
 
     let remedies = raw
         .fields
         .iter()
-        .filter_map(|(key, field)| key.strip_prefix("remedy.").map(|reason| (reason.to_string(), field.value.clone())))
+        .filter_map(|(key, field)| {
+            key.strip_prefix("remedy.")
+                .map(|reason| (reason.to_string(), field.value.clone()))
+        })
         .collect();
-    let (Some(version), Some(severity), Some(classifier), true) = (version, severity, classifier, errors.is_empty())
+    let (Some(version), Some(severity), Some(classifier), true) =
+        (version, severity, classifier, errors.is_empty())
     else {
         return Err(errors);
     };
@@ -385,14 +487,24 @@ pub fn parse_check(path: &Path, bytes: Vec<u8>) -> std::result::Result<Check, Ve
         text,
     };
     check_threshold_order(&check, &mut errors);
-    if errors.is_empty() { Ok(check) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(check)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Thresholds that only make sense in one order: warning before failure, both inside the
 /// lookback window.
 fn check_threshold_order(check: &Check, errors: &mut Vec<CheckFileError>) {
     let span = |name: &str| check.threshold(name).and_then(Value::as_span);
-    let line = |name: &str| check.thresholds.iter().find(|t| t.name == name).map_or(1, |t| t.line);
+    let line = |name: &str| {
+        check
+            .thresholds
+            .iter()
+            .find(|t| t.name == name)
+            .map_or(1, |t| t.line)
+    };
     let mut require = |smaller: &str, larger: &str| {
         if let (Some(a), Some(b)) = (span(smaller), span(larger))
             && a > b
@@ -408,8 +520,16 @@ fn check_threshold_order(check: &Check, errors: &mut Vec<CheckFileError>) {
     require("stale_after", "lookback");
     require("lag_failure", "lookback");
     for threshold in &check.thresholds {
-        if threshold.value.as_span().is_some_and(|span| span <= chrono::TimeDelta::zero()) {
-            errors.push(CheckFileError::new(&check.path, threshold.line, format!("threshold `{}` must be above zero", threshold.name)));
+        if threshold
+            .value
+            .as_span()
+            .is_some_and(|span| span <= chrono::TimeDelta::zero())
+        {
+            errors.push(CheckFileError::new(
+                &check.path,
+                threshold.line,
+                format!("threshold `{}` must be above zero", threshold.name),
+            ));
         }
     }
 }
@@ -425,7 +545,11 @@ impl Fields<'_> {
         match self.raw.fields.get(key) {
             Some(field) if !field.value.is_empty() => Some(field.value.clone()),
             Some(field) => {
-                self.errors.push(CheckFileError::new(self.path, field.line, format!("header key `{key}` is empty")));
+                self.errors.push(CheckFileError::new(
+                    self.path,
+                    field.line,
+                    format!("header key `{key}` is empty"),
+                ));
                 None
             }
             None => {
@@ -445,13 +569,19 @@ impl Fields<'_> {
 
     fn error(&mut self, key: &str, message: String) {
         let line = self.raw.fields.get(key).map_or(1, |field| field.line);
-        self.errors.push(CheckFileError::new(self.path, line, message));
+        self.errors
+            .push(CheckFileError::new(self.path, line, message));
     }
 }
 
 fn is_kebab_case(id: &str) -> bool {
     id.len() <= 64
-        && id.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && id.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 fn is_identifier(name: &str) -> bool {

@@ -32,7 +32,10 @@ fn a_complete_check_parses() {
     assert_eq!(check.version, semver::Version::new(1, 2, 3));
     assert_eq!(check.severity, Severity::High);
     assert_eq!(check.group_by, ["AccountId", "Region"]);
-    assert_eq!(check.threshold("lag_failure"), Some(Value::Span(TimeDelta::hours(6))));
+    assert_eq!(
+        check.threshold("lag_failure"),
+        Some(Value::Span(TimeDelta::hours(6)))
+    );
     assert_eq!(check.thresholds[0].line, 12);
     assert_eq!(check.remedies["stale"], "fix {Region}");
 }
@@ -40,33 +43,103 @@ fn a_complete_check_parses() {
 #[test]
 fn overrides_rewrite_the_let_statement() {
     let mut check = parse_text(GOOD).unwrap();
-    check.set_threshold("lag_warning", Value::Span(TimeDelta::minutes(90))).unwrap();
+    check
+        .set_threshold("lag_warning", Value::Span(TimeDelta::minutes(90)))
+        .unwrap();
     assert!(check.query().contains("let lag_warning = 90m;\n"));
-    assert_eq!(check.threshold("lag_warning"), Some(Value::Span(TimeDelta::minutes(90))));
+    assert_eq!(
+        check.threshold("lag_warning"),
+        Some(Value::Span(TimeDelta::minutes(90)))
+    );
 
-    let unknown = check.set_threshold("nope", Value::Span(TimeDelta::hours(1))).unwrap_err();
-    assert!(unknown.to_string().contains("has no threshold `nope`"), "{unknown}");
-    let wrong_kind = check.set_threshold("lookback", Value::Number(3.0)).unwrap_err();
-    assert!(wrong_kind.to_string().contains("takes a timespan"), "{wrong_kind}");
-    let inverted = check.set_threshold("lag_warning", Value::Span(TimeDelta::hours(7))).unwrap_err();
-    assert!(inverted.to_string().contains("must not be larger than `lag_failure`"), "{inverted}");
+    let unknown = check
+        .set_threshold("nope", Value::Span(TimeDelta::hours(1)))
+        .unwrap_err();
+    assert!(
+        unknown.to_string().contains("has no threshold `nope`"),
+        "{unknown}"
+    );
+    let wrong_kind = check
+        .set_threshold("lookback", Value::Number(3.0))
+        .unwrap_err();
+    assert!(
+        wrong_kind.to_string().contains("takes a timespan"),
+        "{wrong_kind}"
+    );
+    let inverted = check
+        .set_threshold("lag_warning", Value::Span(TimeDelta::hours(7)))
+        .unwrap_err();
+    assert!(
+        inverted
+            .to_string()
+            .contains("must not be larger than `lag_failure`"),
+        "{inverted}"
+    );
 }
 
 #[test]
 fn each_header_mistake_names_its_line() {
     let cases = [
-        ("// version: 1.2.3", "// version: 1.2", "queries/sample.kql:2: version `1.2` is not semantic versioning"),
-        ("// id: sample-check", "// id: Sample_Check", "queries/sample.kql:1: id `Sample_Check` must be kebab-case"),
-        ("// severity: High", "// severity: urgent", "queries/sample.kql:7: severity `urgent` is not one of"),
-        ("// classifier: freshness", "// classifier: magic", "queries/sample.kql:8: classifier `magic` is not known"),
-        ("let lag_failure = 6h;", "let lag_failure = 6 hours;", "queries/sample.kql:14: threshold `lag_failure` = `6 hours` is neither"),
-        ("let lag_warning = 1h;", "let lag_warning = 8h;", "queries/sample.kql:13: threshold `lag_warning` must not be larger than `lag_failure`"),
-        ("let stale_after = 24h;", "let stale_after = 0m;", "queries/sample.kql:15: threshold `stale_after` must be above zero"),
-        ("// title: Sample\n", "", "queries/sample.kql:1: header has no `title:` line"),
-        ("// tables: AWSGuardDuty", "// tables:", "queries/sample.kql:5: header key `tables` is empty"),
-        ("// remedy.stale: fix {Region}", "// remedy.stale: x\n// owner: me", "queries/sample.kql:12: unknown header key `owner`"),
-        ("let stale_after = 24h;\n", "", "queries/sample.kql:9: threshold `stale_after` has no `let stale_after = …;` line"),
-        ("// columns: AccountId, Region, Rows,", "// columns: AccountId, Region,", "queries/sample.kql:10: the freshness classifier reads column `Rows`"),
+        (
+            "// version: 1.2.3",
+            "// version: 1.2",
+            "queries/sample.kql:2: version `1.2` is not semantic versioning",
+        ),
+        (
+            "// id: sample-check",
+            "// id: Sample_Check",
+            "queries/sample.kql:1: id `Sample_Check` must be kebab-case",
+        ),
+        (
+            "// severity: High",
+            "// severity: urgent",
+            "queries/sample.kql:7: severity `urgent` is not one of",
+        ),
+        (
+            "// classifier: freshness",
+            "// classifier: magic",
+            "queries/sample.kql:8: classifier `magic` is not known",
+        ),
+        (
+            "let lag_failure = 6h;",
+            "let lag_failure = 6 hours;",
+            "queries/sample.kql:14: threshold `lag_failure` = `6 hours` is neither",
+        ),
+        (
+            "let lag_warning = 1h;",
+            "let lag_warning = 8h;",
+            "queries/sample.kql:13: threshold `lag_warning` must not be larger than `lag_failure`",
+        ),
+        (
+            "let stale_after = 24h;",
+            "let stale_after = 0m;",
+            "queries/sample.kql:15: threshold `stale_after` must be above zero",
+        ),
+        (
+            "// title: Sample\n",
+            "",
+            "queries/sample.kql:1: header has no `title:` line",
+        ),
+        (
+            "// tables: AWSGuardDuty",
+            "// tables:",
+            "queries/sample.kql:5: header key `tables` is empty",
+        ),
+        (
+            "// remedy.stale: fix {Region}",
+            "// remedy.stale: x\n// owner: me",
+            "queries/sample.kql:12: unknown header key `owner`",
+        ),
+        (
+            "let stale_after = 24h;\n",
+            "",
+            "queries/sample.kql:9: threshold `stale_after` has no `let stale_after = …;` line",
+        ),
+        (
+            "// columns: AccountId, Region, Rows,",
+            "// columns: AccountId, Region,",
+            "queries/sample.kql:10: the freshness classifier reads column `Rows`",
+        ),
     ];
     for (from, to, expected) in cases {
         let text = GOOD.replacen(from, to, 1);
@@ -85,14 +158,22 @@ fn invalid_utf8_names_the_line() {
     let second_line = GOOD.find('\n').unwrap() + 5;
     bytes[second_line] = 0xff;
     let errors = parse_check(Path::new("queries/bad.kql"), bytes).unwrap_err();
-    assert_eq!(errors[0].to_string(), "queries/bad.kql:2: the file is not valid UTF-8");
+    assert_eq!(
+        errors[0].to_string(),
+        "queries/bad.kql:2: the file is not valid UTF-8"
+    );
 }
 
 #[test]
 fn a_header_without_a_query_is_an_error() {
     let header_only: String = GOOD.lines().take(11).map(|l| format!("{l}\n")).collect();
     let errors = parse_text(&header_only).unwrap_err();
-    assert!(errors.iter().any(|e| e.contains("has a header but no query")), "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("has a header but no query")),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -103,14 +184,20 @@ fn duplicate_ids_across_folders_name_both_files() {
     std::fs::write(dir.path().join("a/one.kql"), GOOD).unwrap();
     std::fs::write(dir.path().join("b/two.kql"), GOOD).unwrap();
     let error = load_dir(dir.path()).unwrap_err().to_string();
-    assert!(error.contains("b/two.kql:1: check id `sample-check` is already used by"), "{error}");
+    assert!(
+        error.contains("b/two.kql:1: check id `sample-check` is already used by"),
+        "{error}"
+    );
     assert!(error.contains("a/one.kql"), "{error}");
 }
 
 #[test]
 fn the_built_in_catalog_is_valid() {
     let checks = built_in().unwrap();
-    let freshness = checks.iter().find(|c| c.id == "guardduty-freshness").unwrap();
+    let freshness = checks
+        .iter()
+        .find(|c| c.id == "guardduty-freshness")
+        .unwrap();
     assert_eq!(freshness.tables, ["AWSGuardDuty"]);
     assert_eq!(freshness.group_by, ["AccountId", "Region"]);
     assert!(freshness.remedies.contains_key("stale"));

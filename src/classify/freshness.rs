@@ -22,7 +22,12 @@ struct Thresholds {
 impl Thresholds {
     fn of(check: &Check) -> Thresholds {
         // The catalog guarantees these exist and are timespans for this classifier.
-        let span = |name| check.threshold(name).and_then(|v| v.as_span()).unwrap_or(TimeDelta::MAX);
+        let span = |name| {
+            check
+                .threshold(name)
+                .and_then(|v| v.as_span())
+                .unwrap_or(TimeDelta::MAX)
+        };
         Thresholds {
             lookback: span("lookback"),
             lag_warning: span("lag_warning"),
@@ -55,7 +60,11 @@ fn classify_row(
 ) -> Verdict {
     let cell = |name: &str| table.column(name).map_or(&Cell::Null, |index| &row[index]);
     let group: Option<Group> = (!check.group_by.is_empty()).then(|| {
-        check.group_by.iter().map(|name| (name.clone(), cell(name).to_text().unwrap_or_default())).collect()
+        check
+            .group_by
+            .iter()
+            .map(|name| (name.clone(), cell(name).to_text().unwrap_or_default()))
+            .collect()
     });
     let with_group = |mut verdict: Verdict| {
         verdict.group = group.clone();
@@ -74,10 +83,22 @@ fn classify_row(
         Cell::DateTime(time) => Some(*time),
         _ => return with_group(wrong_type(check, workspace, "LastArrival", "a datetime")),
     };
-    let (since, lag) = match (timespan(cell("SinceLastArrival")), timespan(cell("IngestionLag"))) {
+    let (since, lag) = match (
+        timespan(cell("SinceLastArrival")),
+        timespan(cell("IngestionLag")),
+    ) {
         (Ok(since), Ok(lag)) => (since, lag),
-        (Err(()), _) => return with_group(wrong_type(check, workspace, "SinceLastArrival", "a timespan")),
-        (_, Err(())) => return with_group(wrong_type(check, workspace, "IngestionLag", "a timespan")),
+        (Err(()), _) => {
+            return with_group(wrong_type(
+                check,
+                workspace,
+                "SinceLastArrival",
+                "a timespan",
+            ));
+        }
+        (_, Err(())) => {
+            return with_group(wrong_type(check, workspace, "IngestionLag", "a timespan"));
+        }
     };
 
     let Some(last_arrival) = last_arrival.filter(|_| rows > 0) else {
@@ -99,7 +120,8 @@ fn classify_row(
                 human(thresholds.stale_after)
             ),
         );
-        verdict.remedy = remedy_text(check, "stale", &group_pairs).or_else(|| Some(default_remedy(check)));
+        verdict.remedy =
+            remedy_text(check, "stale", &group_pairs).or_else(|| Some(default_remedy(check)));
         verdict
     } else {
         match lag {
@@ -108,9 +130,20 @@ fn classify_row(
                 workspace,
                 Status::Error,
                 "incomplete_row",
-                format!("rows arrived (last at {}), but their ingestion lag is empty, so it cannot be judged", at(last_arrival)),
+                format!(
+                    "rows arrived (last at {}), but their ingestion lag is empty, so it cannot be judged",
+                    at(last_arrival)
+                ),
             ),
-            Some(lag) => lag_verdict(check, workspace, lag.max(TimeDelta::zero()), since, last_arrival, thresholds, &group_pairs),
+            Some(lag) => lag_verdict(
+                check,
+                workspace,
+                lag.max(TimeDelta::zero()),
+                since,
+                last_arrival,
+                thresholds,
+                &group_pairs,
+            ),
         }
     };
     verdict.last_seen = Some(last_arrival);
@@ -136,7 +169,11 @@ fn lag_verdict(
             workspace,
             Status::Lag,
             "lag_failure",
-            format!("rows arrive {} late, past the failure level of {}; {arrived}", human(lag), human(thresholds.lag_failure)),
+            format!(
+                "rows arrive {} late, past the failure level of {}; {arrived}",
+                human(lag),
+                human(thresholds.lag_failure)
+            ),
         );
         verdict.fails = true;
         verdict.remedy = remedy_text(check, "lag", group).or_else(|| Some(default_remedy(check)));
@@ -158,26 +195,46 @@ fn lag_verdict(
         verdict.remedy = remedy_text(check, "lag", group).or_else(|| Some(default_remedy(check)));
         verdict
     } else {
-        Verdict::new(check, workspace, Status::Healthy, "fresh", format!("rows arrive, {} behind; {arrived}", human(lag)))
+        Verdict::new(
+            check,
+            workspace,
+            Status::Healthy,
+            "fresh",
+            format!("rows arrive, {} behind; {arrived}", human(lag)),
+        )
     }
 }
 
-fn never_seen(check: &Check, workspace: &str, group: Option<Group>, thresholds: &Thresholds) -> Verdict {
+fn never_seen(
+    check: &Check,
+    workspace: &str,
+    group: Option<Group>,
+    thresholds: &Thresholds,
+) -> Verdict {
     let mut verdict = Verdict::new(
         check,
         workspace,
         Status::NoData,
         "never_seen",
-        format!("{} received no rows in the last {}", check.tables.join(", "), human(thresholds.lookback)),
+        format!(
+            "{} received no rows in the last {}",
+            check.tables.join(", "),
+            human(thresholds.lookback)
+        ),
     );
     let pairs = group.clone().unwrap_or_default();
-    verdict.remedy = remedy_text(check, "never_seen", &pairs).or_else(|| Some(default_remedy(check)));
+    verdict.remedy =
+        remedy_text(check, "never_seen", &pairs).or_else(|| Some(default_remedy(check)));
     verdict.group = group;
     verdict
 }
 
 fn wrong_type(check: &Check, workspace: &str, column: &str, expected: &str) -> Verdict {
-    super::bad_result(check, workspace, format!("column `{column}` of the result is not {expected}"))
+    super::bad_result(
+        check,
+        workspace,
+        format!("column `{column}` of the result is not {expected}"),
+    )
 }
 
 /// A timespan cell: `Ok(None)` for null, `Err` for a value of another type.
@@ -194,5 +251,8 @@ fn at(time: DateTime<Utc>) -> String {
 }
 
 fn default_remedy(check: &Check) -> String {
-    format!("Check the data connector that writes {} and its permissions.", check.tables.join(", "))
+    format!(
+        "Check the data connector that writes {} and its permissions.",
+        check.tables.join(", ")
+    )
 }

@@ -24,7 +24,11 @@ pub fn classify(
         Err(failure) => return vec![failure_verdict(check, workspace, failure)],
     };
     let Some(table) = result.primary() else {
-        return vec![bad_result(check, workspace, "the answer holds no result table".into())];
+        return vec![bad_result(
+            check,
+            workspace,
+            "the answer holds no result table".into(),
+        )];
     };
     if let Some(missing) = missing_columns(check, table) {
         return vec![bad_result(check, workspace, missing)];
@@ -52,7 +56,12 @@ fn missing_columns(check: &Check, table: &Table) -> Option<String> {
         format!(
             "the result lacks column(s) {} that the check declares (it has: {})",
             missing.join(", "),
-            table.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+            table
+                .columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     })
 }
@@ -63,7 +72,8 @@ fn mark_partial(verdict: &mut Verdict, detail: &str) {
     if verdict.status == Status::Healthy {
         verdict.status = Status::Error;
         verdict.reason = "partial_result".into();
-        verdict.message = format!("looked healthy, but the service returned only part of the result: {detail}");
+        verdict.message =
+            format!("looked healthy, but the service returned only part of the result: {detail}");
         verdict.remedy = Some(
             "Run again; if it persists, shorten the check's lookback so the query stays within the \
              service's limits (500,000 rows, 64 MB, 10 minutes)."
@@ -86,21 +96,31 @@ fn bad_result(check: &Check, workspace: &str, detail: String) -> Verdict {
 fn failure_verdict(check: &Check, workspace: &str, failure: &QueryFailure) -> Verdict {
     if let QueryFailure::BadQuery(error) = failure
         && let Some(name) = error.unresolved_name()
-        && check.tables.iter().any(|table| table.eq_ignore_ascii_case(name))
+        && check
+            .tables
+            .iter()
+            .any(|table| table.eq_ignore_ascii_case(name))
     {
         let mut verdict = Verdict::new(
             check,
             workspace,
             Status::NoData,
             "table_missing",
-            format!("table {name} does not exist in this workspace: no row has ever been written to it"),
+            format!(
+                "table {name} does not exist in this workspace: no row has ever been written to it"
+            ),
         );
         verdict.remedy = Some(remedy_text(check, "table_missing", &[]).unwrap_or_else(|| {
-            format!("Connect the data source that writes {name}; the table appears with its first row.")
+            format!(
+                "Connect the data source that writes {name}; the table appears with its first row."
+            )
         }));
         return verdict;
     }
-    let message = format!("could not evaluate `{}` in workspace {workspace}: {failure}", check.id);
+    let message = format!(
+        "could not evaluate `{}` in workspace {workspace}: {failure}",
+        check.id
+    );
     let mut verdict = Verdict::new(check, workspace, Status::Error, failure.reason(), message);
     verdict.remedy = Some(failure_remedy(check, workspace, failure));
     verdict

@@ -1,7 +1,7 @@
 use super::*;
 use crate::catalog::parse_check;
-use crate::client::response::{Column, ColumnType, ServiceError};
 use crate::client::Cell;
+use crate::client::response::{Column, ColumnType, ServiceError};
 use chrono::TimeDelta;
 use std::path::Path;
 
@@ -18,12 +18,16 @@ fn check(group_by: &str) -> Check {
 }
 
 fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-12-03T12:00:00Z").unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2026-12-03T12:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 /// One result row: rows, minutes since the last arrival, ingestion lag in minutes.
 fn row(region: &str, rows: i64, since_minutes: Option<i64>, lag_minutes: Option<i64>) -> Vec<Cell> {
-    let last = since_minutes.map(|m| Cell::DateTime(now() - TimeDelta::minutes(m))).unwrap_or(Cell::Null);
+    let last = since_minutes
+        .map(|m| Cell::DateTime(now() - TimeDelta::minutes(m)))
+        .unwrap_or(Cell::Null);
     vec![
         Cell::String("111122223333".into()),
         Cell::String(region.into()),
@@ -35,7 +39,10 @@ fn row(region: &str, rows: i64, since_minutes: Option<i64>, lag_minutes: Option<
 }
 
 fn table(rows: Vec<Vec<Cell>>) -> QueryResult {
-    let column = |name: &str, kind| Column { name: name.into(), kind };
+    let column = |name: &str, kind| Column {
+        name: name.into(),
+        kind,
+    };
     QueryResult {
         tables: vec![Table {
             name: "PrimaryResult".into(),
@@ -66,8 +73,14 @@ fn one(region_row: Vec<Cell>) -> Verdict {
 #[test]
 fn fresh_rows_are_healthy_with_their_group_and_times() {
     let verdict = one(row("eu-west-1", 500, Some(10), Some(25)));
-    assert_eq!((verdict.status, verdict.reason.as_str(), verdict.fails), (Status::Healthy, "fresh", false));
-    assert_eq!(verdict.group_label(), "AccountId=111122223333, Region=eu-west-1");
+    assert_eq!(
+        (verdict.status, verdict.reason.as_str(), verdict.fails),
+        (Status::Healthy, "fresh", false)
+    );
+    assert_eq!(
+        verdict.group_label(),
+        "AccountId=111122223333, Region=eu-west-1"
+    );
     assert_eq!(verdict.last_seen, Some(now() - TimeDelta::minutes(10)));
     assert_eq!(verdict.lag_seconds, Some(25 * 60));
     assert_eq!(verdict.remedy, None);
@@ -78,22 +91,49 @@ fn lag_boundaries() {
     let at = |lag| one(row("eu-west-1", 5, Some(5), Some(lag)));
     assert_eq!(at(59).status, Status::Healthy);
     let warning = at(60);
-    assert_eq!((warning.status, warning.reason.as_str(), warning.fails), (Status::Lag, "lag_warning", false));
+    assert_eq!(
+        (warning.status, warning.reason.as_str(), warning.fails),
+        (Status::Lag, "lag_warning", false)
+    );
     assert_eq!(at(359).reason, "lag_warning");
     let failure = at(360);
-    assert_eq!((failure.status, failure.reason.as_str(), failure.fails), (Status::Lag, "lag_failure", true));
-    assert!(failure.message.contains("6h late, past the failure level of 6h"), "{}", failure.message);
+    assert_eq!(
+        (failure.status, failure.reason.as_str(), failure.fails),
+        (Status::Lag, "lag_failure", true)
+    );
+    assert!(
+        failure
+            .message
+            .contains("6h late, past the failure level of 6h"),
+        "{}",
+        failure.message
+    );
 }
 
 #[test]
 fn stale_boundary_and_remedy_with_the_group_filled_in() {
-    assert_eq!(one(row("eu-west-1", 5, Some(24 * 60 - 1), Some(10))).status, Status::Healthy);
+    assert_eq!(
+        one(row("eu-west-1", 5, Some(24 * 60 - 1), Some(10))).status,
+        Status::Healthy
+    );
     let stale = one(row("us-east-1", 5, Some(24 * 60), Some(10)));
-    assert_eq!((stale.status, stale.reason.as_str(), stale.fails), (Status::NoData, "stale", true));
-    assert!(stale.message.starts_with("nothing has arrived since 2026-12-02 12:00 UTC (1d ago)"), "{}", stale.message);
+    assert_eq!(
+        (stale.status, stale.reason.as_str(), stale.fails),
+        (Status::NoData, "stale", true)
+    );
+    assert!(
+        stale
+            .message
+            .starts_with("nothing has arrived since 2026-12-02 12:00 UTC (1d ago)"),
+        "{}",
+        stale.message
+    );
     assert_eq!(stale.remedy.as_deref(), Some("grant the key in us-east-1"));
     // Staleness wins over lag: a stopped group is no data, whatever its last lag.
-    assert_eq!(one(row("us-east-1", 5, Some(3 * 24 * 60), Some(600))).reason, "stale");
+    assert_eq!(
+        one(row("us-east-1", 5, Some(3 * 24 * 60), Some(600))).reason,
+        "stale"
+    );
 }
 
 #[test]
@@ -106,24 +146,44 @@ fn null_max_and_zero_rows() {
     result.tables[0].columns.drain(..2);
     let verdicts = run(&ungrouped, result);
     assert_eq!(verdicts.len(), 1);
-    assert_eq!((verdicts[0].status, verdicts[0].reason.as_str()), (Status::NoData, "never_seen"));
+    assert_eq!(
+        (verdicts[0].status, verdicts[0].reason.as_str()),
+        (Status::NoData, "never_seen")
+    );
     assert_eq!(verdicts[0].group, None);
-    assert!(verdicts[0].message.contains("AWSGuardDuty received no rows in the last 14d"));
+    assert!(
+        verdicts[0]
+            .message
+            .contains("AWSGuardDuty received no rows in the last 14d")
+    );
 
     // With `by`, an empty table gives no rows at all.
     let verdicts = run(&check("AccountId, Region"), table(vec![]));
     assert_eq!(verdicts.len(), 1);
-    assert_eq!((verdicts[0].status, verdicts[0].reason.as_str(), verdicts[0].fails), (Status::NoData, "never_seen", true));
+    assert_eq!(
+        (
+            verdicts[0].status,
+            verdicts[0].reason.as_str(),
+            verdicts[0].fails
+        ),
+        (Status::NoData, "never_seen", true)
+    );
 
     // A count without a time, or a time without a count, is not fresh data.
     assert_eq!(one(row("eu-west-1", 3, None, None)).reason, "never_seen");
-    assert_eq!(one(row("eu-west-1", 0, Some(5), Some(5))).reason, "never_seen");
+    assert_eq!(
+        one(row("eu-west-1", 0, Some(5), Some(5))).reason,
+        "never_seen"
+    );
 }
 
 #[test]
 fn rows_without_a_lag_cannot_be_healthy() {
     let verdict = one(row("eu-west-1", 3, Some(5), None));
-    assert_eq!((verdict.status, verdict.reason.as_str()), (Status::Error, "incomplete_row"));
+    assert_eq!(
+        (verdict.status, verdict.reason.as_str()),
+        (Status::Error, "incomplete_row")
+    );
 }
 
 #[test]
@@ -138,19 +198,29 @@ fn wrong_types_and_missing_columns_are_errors() {
     let mut cells = row("eu-west-1", 3, Some(5), Some(5));
     cells[3] = Cell::String("yesterday".into());
     let verdict = one(cells);
-    assert_eq!((verdict.status, verdict.reason.as_str()), (Status::Error, "bad_response"));
+    assert_eq!(
+        (verdict.status, verdict.reason.as_str()),
+        (Status::Error, "bad_response")
+    );
     assert!(verdict.message.contains("`LastArrival`"));
 
     let mut result = table(vec![row("eu-west-1", 3, Some(5), Some(5))]);
     result.tables[0].columns[5].name = "Lag".into();
     let verdicts = run(&check("AccountId, Region"), result);
     assert_eq!(verdicts[0].reason, "bad_response");
-    assert!(verdicts[0].message.contains("lacks column(s) IngestionLag"), "{}", verdicts[0].message);
+    assert!(
+        verdicts[0].message.contains("lacks column(s) IngestionLag"),
+        "{}",
+        verdicts[0].message
+    );
 }
 
 #[test]
 fn a_partial_result_is_never_healthy() {
-    let mut result = table(vec![row("eu-west-1", 3, Some(5), Some(5)), row("us-east-1", 3, Some(3000), Some(5))]);
+    let mut result = table(vec![
+        row("eu-west-1", 3, Some(5), Some(5)),
+        row("us-east-1", 3, Some(3000), Some(5)),
+    ]);
     result.partial = Some(ServiceError {
         code: "PartialError".into(),
         message: "There were some errors when processing your query.".into(),
@@ -160,8 +230,14 @@ fn a_partial_result_is_never_healthy() {
     });
     let verdicts = run(&check("AccountId, Region"), result);
     assert!(verdicts.iter().all(|v| v.partial));
-    assert_eq!((verdicts[0].status, verdicts[0].reason.as_str()), (Status::Error, "partial_result"));
-    assert_eq!((verdicts[1].status, verdicts[1].reason.as_str()), (Status::NoData, "stale"));
+    assert_eq!(
+        (verdicts[0].status, verdicts[0].reason.as_str()),
+        (Status::Error, "partial_result")
+    );
+    assert_eq!(
+        (verdicts[1].status, verdicts[1].reason.as_str()),
+        (Status::NoData, "stale")
+    );
 }
 
 #[test]
@@ -179,31 +255,81 @@ fn failures_are_errors_and_a_missing_table_is_no_data() {
             details: vec![],
             innererror: Some(Box::new(ServiceError {
                 code: "SEM0100".into(),
-                message: format!("'where' operator: Failed to resolve table or column expression named '{name}'"),
+                message: format!(
+                    "'where' operator: Failed to resolve table or column expression named '{name}'"
+                ),
                 correlation_id: None,
                 details: vec![],
                 innererror: None,
             })),
         })),
     };
-    let missing = classify(&check, "ws", &Err(QueryFailure::BadQuery(sem0100("AWSGuardDuty"))), now());
-    assert_eq!((missing[0].status, missing[0].reason.as_str(), missing[0].fails), (Status::NoData, "table_missing", true));
+    let missing = classify(
+        &check,
+        "ws",
+        &Err(QueryFailure::BadQuery(sem0100("AWSGuardDuty"))),
+        now(),
+    );
+    assert_eq!(
+        (
+            missing[0].status,
+            missing[0].reason.as_str(),
+            missing[0].fails
+        ),
+        (Status::NoData, "table_missing", true)
+    );
 
     // An unknown column is the query's fault, not missing data.
-    let column = classify(&check, "ws", &Err(QueryFailure::BadQuery(sem0100("AccountIdd"))), now());
-    assert_eq!((column[0].status, column[0].reason.as_str()), (Status::Error, "query_rejected"));
+    let column = classify(
+        &check,
+        "ws",
+        &Err(QueryFailure::BadQuery(sem0100("AccountIdd"))),
+        now(),
+    );
+    assert_eq!(
+        (column[0].status, column[0].reason.as_str()),
+        (Status::Error, "query_rejected")
+    );
 
     let failures = [
-        (QueryFailure::Forbidden(None), "forbidden", "Log Analytics Reader role on workspace ws"),
+        (
+            QueryFailure::Forbidden(None),
+            "forbidden",
+            "Log Analytics Reader role on workspace ws",
+        ),
         (QueryFailure::Unauthorized(None), "unauthorized", "--cloud"),
-        (QueryFailure::WorkspaceNotFound(None), "workspace_not_found", "Workspace ID"),
-        (QueryFailure::Throttled { attempts: 4, retry_after: None }, "throttled", "--concurrency"),
-        (QueryFailure::ServerTimeout { wait: std::time::Duration::from_secs(180) }, "server_timeout", "--wait"),
+        (
+            QueryFailure::WorkspaceNotFound(None),
+            "workspace_not_found",
+            "Workspace ID",
+        ),
+        (
+            QueryFailure::Throttled {
+                attempts: 4,
+                retry_after: None,
+            },
+            "throttled",
+            "--concurrency",
+        ),
+        (
+            QueryFailure::ServerTimeout {
+                wait: std::time::Duration::from_secs(180),
+            },
+            "server_timeout",
+            "--wait",
+        ),
         (QueryFailure::NoContent, "no_content", "-vv"),
     ];
     for (failure, reason, hint) in failures {
         let verdict = &classify(&check, "ws", &Err(failure), now())[0];
-        assert_eq!((verdict.status, verdict.reason.as_str(), verdict.fails), (Status::Error, reason, false));
-        assert!(verdict.remedy.as_deref().unwrap().contains(hint), "{reason}: {:?}", verdict.remedy);
+        assert_eq!(
+            (verdict.status, verdict.reason.as_str(), verdict.fails),
+            (Status::Error, reason, false)
+        );
+        assert!(
+            verdict.remedy.as_deref().unwrap().contains(hint),
+            "{reason}: {:?}",
+            verdict.remedy
+        );
     }
 }

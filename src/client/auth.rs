@@ -89,7 +89,9 @@ pub struct ProcessEnvironment;
 
 impl Environment for ProcessEnvironment {
     fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+        std::env::var(name)
+            .ok()
+            .filter(|value| !value.trim().is_empty())
     }
 }
 
@@ -134,8 +136,12 @@ impl TokenProvider {
             AuthMode::Auto => resolve_auto(env),
             explicit => explicit,
         };
-        let credential = build_credential(mode, settings, env)
-            .map_err(|error| Error::Auth(format!("cannot set up `{}` authentication: {error}", mode_name(mode))))?;
+        let credential = build_credential(mode, settings, env).map_err(|error| {
+            Error::Auth(format!(
+                "cannot set up `{}` authentication: {error}",
+                mode_name(mode)
+            ))
+        })?;
         Ok(TokenProvider {
             credential,
             scope: settings.cloud.scope(),
@@ -145,8 +151,16 @@ impl TokenProvider {
     }
 
     /// A provider around any credential, for tests.
-    pub fn with_credential(credential: Arc<dyn TokenCredential>, scope: &'static str) -> TokenProvider {
-        TokenProvider { credential, scope, mode: AuthMode::AccessToken, cached: Mutex::new(None) }
+    pub fn with_credential(
+        credential: Arc<dyn TokenCredential>,
+        scope: &'static str,
+    ) -> TokenProvider {
+        TokenProvider {
+            credential,
+            scope,
+            mode: AuthMode::AccessToken,
+            cached: Mutex::new(None),
+        }
     }
 
     pub fn mode(&self) -> AuthMode {
@@ -171,9 +185,15 @@ impl TokenProvider {
             .credential
             .get_token(&[self.scope], Some(TokenRequestOptions::default()))
             .await
-            .map_err(|error| format!("could not get a token ({}): {error}", mode_name(self.mode)))?;
+            .map_err(|error| {
+                format!("could not get a token ({}): {error}", mode_name(self.mode))
+            })?;
         if fresh.expires_on <= OffsetDateTime::now_utc() {
-            return Err(format!("the token from `{}` expired at {}", mode_name(self.mode), fresh.expires_on));
+            return Err(format!(
+                "the token from `{}` expired at {}",
+                mode_name(self.mode),
+                fresh.expires_on
+            ));
         }
         let secret = fresh.token.clone();
         *cached = Some(fresh);
@@ -203,14 +223,24 @@ fn build_credential(
     settings: &AuthSettings,
     env: &dyn Environment,
 ) -> Result<Arc<dyn TokenCredential>, String> {
-    let client_options = || {
-        let mut options = ClientOptions::default();
-        options.cloud = Some(Arc::new(settings.cloud.configuration()));
-        options
+    let client_options = || ClientOptions {
+        cloud: Some(Arc::new(settings.cloud.configuration())),
+        ..Default::default()
     };
-    let tenant = || settings.tenant_id.clone().or_else(|| env.var("AZURE_TENANT_ID"));
-    let client = || settings.client_id.clone().or_else(|| env.var("AZURE_CLIENT_ID"));
-    let required = |value: Option<String>, what: &str| value.ok_or_else(|| format!("no {what} given"));
+    let tenant = || {
+        settings
+            .tenant_id
+            .clone()
+            .or_else(|| env.var("AZURE_TENANT_ID"))
+    };
+    let client = || {
+        settings
+            .client_id
+            .clone()
+            .or_else(|| env.var("AZURE_CLIENT_ID"))
+    };
+    let required =
+        |value: Option<String>, what: &str| value.ok_or_else(|| format!("no {what} given"));
 
     let credential: Arc<dyn TokenCredential> = match mode {
         AuthMode::Auto => unreachable!("auto is resolved before credentials are built"),
@@ -220,46 +250,66 @@ fn build_credential(
                 .ok_or_else(|| format!("the environment variable {ACCESS_TOKEN_VAR} is not set"))?;
             Arc::new(FixedToken::new(Secret::new(token.trim().to_string()))?)
         }
-        AuthMode::AzureCli => AzureCliCredential::new(Some(azure_identity::AzureCliCredentialOptions {
-            tenant_id: settings.tenant_id.clone(),
-            ..Default::default()
-        }))
-        .map_err(|e| e.to_string())?,
-        AuthMode::ManagedIdentity => ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
-            user_assigned_id: settings.client_id.clone().map(UserAssignedId::ClientId),
-            client_options: client_options(),
-            ..Default::default()
-        }))
-        .map_err(|e| e.to_string())?,
-        AuthMode::WorkloadIdentity => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
-            credential_options: ClientAssertionCredentialOptions { client_options: client_options() },
-            tenant_id: tenant(),
-            client_id: client(),
-            ..Default::default()
-        }))
-        .map_err(|e| e.to_string())?,
+        AuthMode::AzureCli => {
+            AzureCliCredential::new(Some(azure_identity::AzureCliCredentialOptions {
+                tenant_id: settings.tenant_id.clone(),
+                ..Default::default()
+            }))
+            .map_err(|e| e.to_string())?
+        }
+        AuthMode::ManagedIdentity => {
+            ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
+                user_assigned_id: settings.client_id.clone().map(UserAssignedId::ClientId),
+                client_options: client_options(),
+            }))
+            .map_err(|e| e.to_string())?
+        }
+        AuthMode::WorkloadIdentity => {
+            WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+                credential_options: ClientAssertionCredentialOptions {
+                    client_options: client_options(),
+                },
+                tenant_id: tenant(),
+                client_id: client(),
+                ..Default::default()
+            }))
+            .map_err(|e| e.to_string())?
+        }
         AuthMode::AzurePipelines => {
             let tenant = required(
-                settings.tenant_id.clone().or_else(|| env.var("AZURESUBSCRIPTION_TENANT_ID")),
+                settings
+                    .tenant_id
+                    .clone()
+                    .or_else(|| env.var("AZURESUBSCRIPTION_TENANT_ID")),
                 "tenant ID (--tenant-id or AZURESUBSCRIPTION_TENANT_ID)",
             )?;
             let client = required(
-                settings.client_id.clone().or_else(|| env.var("AZURESUBSCRIPTION_CLIENT_ID")),
+                settings
+                    .client_id
+                    .clone()
+                    .or_else(|| env.var("AZURESUBSCRIPTION_CLIENT_ID")),
                 "client ID (--client-id or AZURESUBSCRIPTION_CLIENT_ID)",
             )?;
             let connection = required(
-                settings.service_connection_id.clone().or_else(|| env.var("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID")),
+                settings
+                    .service_connection_id
+                    .clone()
+                    .or_else(|| env.var("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID")),
                 "service connection ID (--service-connection-id or AZURESUBSCRIPTION_SERVICE_CONNECTION_ID)",
             )?;
-            let system_token = required(env.var("SYSTEM_ACCESSTOKEN"), "SYSTEM_ACCESSTOKEN (map it from $(System.AccessToken))")?;
+            let system_token = required(
+                env.var("SYSTEM_ACCESSTOKEN"),
+                "SYSTEM_ACCESSTOKEN (map it from $(System.AccessToken))",
+            )?;
             AzurePipelinesCredential::new(
                 tenant,
                 client,
                 &connection,
                 Secret::new(system_token),
                 Some(AzurePipelinesCredentialOptions {
-                    credential_options: ClientAssertionCredentialOptions { client_options: client_options() },
-                    ..Default::default()
+                    credential_options: ClientAssertionCredentialOptions {
+                        client_options: client_options(),
+                    },
                 }),
             )
             .map_err(|e| e.to_string())?
@@ -267,12 +317,17 @@ fn build_credential(
         AuthMode::ClientSecret => {
             let tenant = required(tenant(), "tenant ID (--tenant-id or AZURE_TENANT_ID)")?;
             let client = required(client(), "client ID (--client-id or AZURE_CLIENT_ID)")?;
-            let secret = required(env.var("AZURE_CLIENT_SECRET"), "client secret (AZURE_CLIENT_SECRET)")?;
+            let secret = required(
+                env.var("AZURE_CLIENT_SECRET"),
+                "client secret (AZURE_CLIENT_SECRET)",
+            )?;
             ClientSecretCredential::new(
                 &tenant,
                 client,
                 Secret::new(secret),
-                Some(ClientSecretCredentialOptions { client_options: client_options() }),
+                Some(ClientSecretCredentialOptions {
+                    client_options: client_options(),
+                }),
             )
             .map_err(|e| e.to_string())?
         }
@@ -289,7 +344,9 @@ pub struct FixedToken {
 
 impl fmt::Debug for FixedToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FixedToken").field("expires_on", &self.expires_on).finish_non_exhaustive()
+        f.debug_struct("FixedToken")
+            .field("expires_on", &self.expires_on)
+            .finish_non_exhaustive()
     }
 }
 
@@ -299,11 +356,16 @@ impl FixedToken {
             return Err(format!("{ACCESS_TOKEN_VAR} is empty"));
         }
         if token.secret().chars().any(|c| c.is_control() || c == ' ') {
-            return Err(format!("{ACCESS_TOKEN_VAR} holds spaces or control characters; it must be the bare token"));
+            return Err(format!(
+                "{ACCESS_TOKEN_VAR} holds spaces or control characters; it must be the bare token"
+            ));
         }
-        let expires_on = jwt_expiry(token.secret()).unwrap_or_else(|| OffsetDateTime::now_utc() + TimeDuration::days(1));
+        let expires_on = jwt_expiry(token.secret())
+            .unwrap_or_else(|| OffsetDateTime::now_utc() + TimeDuration::days(1));
         if expires_on <= OffsetDateTime::now_utc() {
-            return Err(format!("the token in {ACCESS_TOKEN_VAR} expired at {expires_on}"));
+            return Err(format!(
+                "the token in {ACCESS_TOKEN_VAR} expired at {expires_on}"
+            ));
         }
         Ok(FixedToken { token, expires_on })
     }
@@ -349,23 +411,49 @@ mod tests {
     #[test]
     fn auto_follows_the_documented_order() {
         assert_eq!(resolve_auto(&env(&[])), AuthMode::AzureCli);
-        assert_eq!(resolve_auto(&env(&[("AZURE_CLIENT_SECRET", "s")])), AuthMode::ClientSecret);
-        let pipelines = [("SYSTEM_OIDCREQUESTURI", "u"), ("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID", "c"), ("AZURE_CLIENT_SECRET", "s")];
+        assert_eq!(
+            resolve_auto(&env(&[("AZURE_CLIENT_SECRET", "s")])),
+            AuthMode::ClientSecret
+        );
+        let pipelines = [
+            ("SYSTEM_OIDCREQUESTURI", "u"),
+            ("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s"),
+        ];
         assert_eq!(resolve_auto(&env(&pipelines)), AuthMode::AzurePipelines);
-        assert_eq!(resolve_auto(&env(&[("AZURE_FEDERATED_TOKEN_FILE", "/f"), ("AZURE_CLIENT_SECRET", "s")])), AuthMode::WorkloadIdentity);
-        assert_eq!(resolve_auto(&env(&[(ACCESS_TOKEN_VAR, "t"), ("AZURE_FEDERATED_TOKEN_FILE", "/f")])), AuthMode::AccessToken);
+        assert_eq!(
+            resolve_auto(&env(&[
+                ("AZURE_FEDERATED_TOKEN_FILE", "/f"),
+                ("AZURE_CLIENT_SECRET", "s")
+            ])),
+            AuthMode::WorkloadIdentity
+        );
+        assert_eq!(
+            resolve_auto(&env(&[
+                (ACCESS_TOKEN_VAR, "t"),
+                ("AZURE_FEDERATED_TOKEN_FILE", "/f")
+            ])),
+            AuthMode::AccessToken
+        );
     }
 
     #[test]
     fn scopes_per_cloud() {
-        assert_eq!(Cloud::Public.scope(), "https://api.loganalytics.io/.default");
-        assert_eq!(Cloud::Public.endpoint(), "https://api.loganalytics.azure.com");
+        assert_eq!(
+            Cloud::Public.scope(),
+            "https://api.loganalytics.io/.default"
+        );
+        assert_eq!(
+            Cloud::Public.endpoint(),
+            "https://api.loganalytics.azure.com"
+        );
         assert_eq!(Cloud::Usgov.scope(), "https://api.loganalytics.us/.default");
         assert_eq!(Cloud::China.endpoint(), "https://api.loganalytics.azure.cn");
     }
 
     fn jwt(exp: i64) -> String {
-        let payload = azure_core::base64::encode_url_safe(format!("{{\"exp\":{exp},\"aud\":\"x\"}}"));
+        let payload =
+            azure_core::base64::encode_url_safe(format!("{{\"exp\":{exp},\"aud\":\"x\"}}"));
         format!("eyJhbGciOiJub25lIn0.{payload}.c2ln")
     }
 
@@ -385,7 +473,10 @@ mod tests {
     fn debug_output_never_shows_the_token() {
         let token = FixedToken::new(Secret::new("very-secret-value")).unwrap();
         let provider = TokenProvider::with_credential(Arc::new(token), Cloud::Public.scope());
-        let shown = format!("{provider:?} {:?}", FixedToken::new(Secret::new("very-secret-value")).unwrap());
+        let shown = format!(
+            "{provider:?} {:?}",
+            FixedToken::new(Secret::new("very-secret-value")).unwrap()
+        );
         assert!(!shown.contains("very-secret-value"), "{shown}");
     }
 
@@ -397,7 +488,11 @@ mod tests {
 
     #[async_trait::async_trait]
     impl TokenCredential for Counting {
-        async fn get_token(&self, _: &[&str], _: Option<TokenRequestOptions<'_>>) -> azure_core::Result<AccessToken> {
+        async fn get_token(
+            &self,
+            _: &[&str],
+            _: Option<TokenRequestOptions<'_>>,
+        ) -> azure_core::Result<AccessToken> {
             let n = self.calls.fetch_add(1, Ordering::SeqCst);
             Ok(AccessToken::new(
                 Secret::new(format!("token-{n}")),
@@ -408,7 +503,10 @@ mod tests {
 
     #[tokio::test]
     async fn tokens_are_reused_until_close_to_expiry() {
-        let long = Arc::new(Counting { calls: AtomicUsize::new(0), lifetime_minutes: 60 });
+        let long = Arc::new(Counting {
+            calls: AtomicUsize::new(0),
+            lifetime_minutes: 60,
+        });
         let provider = TokenProvider::with_credential(long.clone(), Cloud::Public.scope());
         for _ in 0..5 {
             assert_eq!(provider.token().await.unwrap().secret(), "token-0");
@@ -418,7 +516,10 @@ mod tests {
         assert_eq!(provider.token().await.unwrap().secret(), "token-1");
 
         // A token with less than five minutes left is renewed on every request.
-        let short = Arc::new(Counting { calls: AtomicUsize::new(0), lifetime_minutes: 4 });
+        let short = Arc::new(Counting {
+            calls: AtomicUsize::new(0),
+            lifetime_minutes: 4,
+        });
         let provider = TokenProvider::with_credential(short.clone(), Cloud::Public.scope());
         provider.token().await.unwrap();
         provider.token().await.unwrap();

@@ -61,32 +61,50 @@ pub enum QueryFailure {
     #[error("the query was rejected (400 {}): {}", .0.code_chain().join(" > "), .0.deepest_message())]
     BadQuery(ServiceError),
     #[error("throttled (429) after {attempts} attempts{}", retry_suffix(*.retry_after))]
-    Throttled { attempts: u32, retry_after: Option<Duration> },
+    Throttled {
+        attempts: u32,
+        retry_after: Option<Duration>,
+    },
     #[error("the service answered {status}{} after {attempts} attempts", code_suffix(.error))]
-    Unavailable { status: u16, error: Option<ServiceError>, attempts: u32 },
+    Unavailable {
+        status: u16,
+        error: Option<ServiceError>,
+        attempts: u32,
+    },
     #[error("the query ran longer than the server-side limit of {}s (504)", .wait.as_secs())]
     ServerTimeout { wait: Duration },
     #[error("no answer within {}s", .after.as_secs())]
     ClientTimeout { after: Duration },
     #[error("network error after {attempts} attempts: {message}")]
     Network { message: String, attempts: u32 },
-    #[error("the service answered 204 No Content (it does so for a workspace that holds no data at all)")]
+    #[error(
+        "the service answered 204 No Content (it does so for a workspace that holds no data at all)"
+    )]
     NoContent,
     #[error("{0}")]
     BadBody(BodyError),
     #[error("unexpected answer {status}{}", code_suffix(.error))]
-    UnexpectedStatus { status: u16, error: Option<ServiceError> },
+    UnexpectedStatus {
+        status: u16,
+        error: Option<ServiceError>,
+    },
 }
 
 fn code_suffix(error: &Option<ServiceError>) -> String {
     match error {
-        Some(error) => format!(" {}: {}", error.code_chain().join(" > "), error.deepest_message()),
+        Some(error) => format!(
+            " {}: {}",
+            error.code_chain().join(" > "),
+            error.deepest_message()
+        ),
         None => String::new(),
     }
 }
 
 fn retry_suffix(retry_after: Option<Duration>) -> String {
-    retry_after.map_or_else(String::new, |after| format!("; the service asked to wait {}s more", after.as_secs()))
+    retry_after.map_or_else(String::new, |after| {
+        format!("; the service asked to wait {}s more", after.as_secs())
+    })
 }
 
 impl QueryFailure {
@@ -106,7 +124,9 @@ impl QueryFailure {
             QueryFailure::WorkspaceNotFound(_) => "workspace_not_found",
             QueryFailure::BadQuery(_) => "query_rejected",
             QueryFailure::Throttled { .. } => "throttled",
-            QueryFailure::Unavailable { .. } | QueryFailure::UnexpectedStatus { .. } => "service_error",
+            QueryFailure::Unavailable { .. } | QueryFailure::UnexpectedStatus { .. } => {
+                "service_error"
+            }
             QueryFailure::ServerTimeout { .. } => "server_timeout",
             QueryFailure::ClientTimeout { .. } => "client_timeout",
             QueryFailure::Network { .. } => "network",
@@ -126,7 +146,11 @@ pub struct LogsClient {
 }
 
 impl LogsClient {
-    pub fn new(endpoint: &str, tokens: TokenProvider, settings: ClientSettings) -> Result<LogsClient, Error> {
+    pub fn new(
+        endpoint: &str,
+        tokens: TokenProvider,
+        settings: ClientSettings,
+    ) -> Result<LogsClient, Error> {
         let endpoint = parse_endpoint(endpoint)?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(20))
@@ -134,7 +158,12 @@ impl LogsClient {
             .user_agent(concat!("sentinel-kms/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| Error::usage(format!("cannot set up the HTTP client: {error}")))?;
-        Ok(LogsClient { http, endpoint, tokens, settings })
+        Ok(LogsClient {
+            http,
+            endpoint,
+            tokens,
+            settings,
+        })
     }
 
     pub fn endpoint(&self) -> &Url {
@@ -143,10 +172,15 @@ impl LogsClient {
 
     /// Runs one query against one workspace, retrying what is worth retrying.
     pub async fn query(&self, workspace: &str, query: &str) -> Result<QueryResult, QueryFailure> {
-        let url = self.endpoint.join(&format!("v1/workspaces/{workspace}/query")).map_err(|error| {
-            QueryFailure::Network { message: format!("cannot build the query URL: {error}"), attempts: 0 }
-        })?;
-        let body = serde_json::to_vec(&serde_json::json!({ "query": query })).expect("a JSON object serialises");
+        let url = self
+            .endpoint
+            .join(&format!("v1/workspaces/{workspace}/query"))
+            .map_err(|error| QueryFailure::Network {
+                message: format!("cannot build the query URL: {error}"),
+                attempts: 0,
+            })?;
+        let body = serde_json::to_vec(&serde_json::json!({ "query": query }))
+            .expect("a JSON object serialises");
         let mut attempts = 0;
         let mut renewed_token = false;
         loop {
@@ -155,7 +189,9 @@ impl LogsClient {
             let outcome = self.send(&url, &body, token.secret()).await;
             let retry_delay = match outcome {
                 Ok((status, headers, body)) => match status {
-                    StatusCode::OK => return response::parse_success(&body).map_err(QueryFailure::BadBody),
+                    StatusCode::OK => {
+                        return response::parse_success(&body).map_err(QueryFailure::BadBody);
+                    }
                     StatusCode::NO_CONTENT => return Err(QueryFailure::NoContent),
                     StatusCode::UNAUTHORIZED if !renewed_token && self.tokens.can_renew() => {
                         // The token may have expired or been revoked mid-run: fetch a new one once.
@@ -167,16 +203,23 @@ impl LogsClient {
                     StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
                         let asked = retry_after(&headers);
                         let delay = asked.unwrap_or_else(|| self.backoff(attempts));
-                        if attempts > self.settings.max_retries || delay > self.settings.max_retry_after {
+                        if attempts > self.settings.max_retries
+                            || delay > self.settings.max_retry_after
+                        {
                             return Err(final_status(status, &body, attempts, asked));
                         }
                         tracing::info!(%workspace, status = status.as_u16(), delay_ms = delay.as_millis() as u64, "retrying");
                         delay
                     }
-                    _ => return Err(final_status(status, &body, attempts, None).with_wait(self.settings.server_wait)),
+                    _ => {
+                        return Err(final_status(status, &body, attempts, None)
+                            .with_wait(self.settings.server_wait));
+                    }
                 },
                 Err(error) if error.is_timeout() => {
-                    return Err(QueryFailure::ClientTimeout { after: self.settings.server_wait + self.settings.client_margin });
+                    return Err(QueryFailure::ClientTimeout {
+                        after: self.settings.server_wait + self.settings.client_margin,
+                    });
                 }
                 Err(error) => {
                     let message = error_chain(&error);
@@ -191,14 +234,23 @@ impl LogsClient {
         }
     }
 
-    async fn send(&self, url: &Url, body: &[u8], token: &str) -> Result<(StatusCode, HeaderMap, Vec<u8>), reqwest::Error> {
-        let mut authorization = HeaderValue::from_str(&format!("Bearer {token}")).unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid"));
+    async fn send(
+        &self,
+        url: &Url,
+        body: &[u8],
+        token: &str,
+    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), reqwest::Error> {
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
+            .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid"));
         authorization.set_sensitive(true);
         let response = self
             .http
             .post(url.clone())
             .header(CONTENT_TYPE, "application/json")
-            .header("Prefer", format!("wait={}", self.settings.server_wait.as_secs().max(1)))
+            .header(
+                "Prefer",
+                format!("wait={}", self.settings.server_wait.as_secs().max(1)),
+            )
             .header("x-ms-app", "sentinel-kms")
             .header("x-ms-client-request-id", uuid::Uuid::new_v4().to_string())
             .header(AUTHORIZATION, authorization)
@@ -216,39 +268,74 @@ impl LogsClient {
         let exponent = attempt.saturating_sub(1).min(6);
         let base = self.settings.first_backoff * 2u32.pow(exponent);
         // Spread simultaneous retries a little, without a random number generator.
-        let jitter_ms = u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_millis()) % 100);
+        let jitter_ms = u64::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_millis())
+                % 100,
+        );
         base + Duration::from_millis(jitter_ms)
     }
 }
 
-fn final_status(status: StatusCode, body: &[u8], attempts: u32, retry_after: Option<Duration>) -> QueryFailure {
+fn final_status(
+    status: StatusCode,
+    body: &[u8],
+    attempts: u32,
+    retry_after: Option<Duration>,
+) -> QueryFailure {
     let error = response::parse_error(body);
     match status {
         StatusCode::BAD_REQUEST => match error {
             Some(error) => QueryFailure::BadQuery(error),
-            None => QueryFailure::UnexpectedStatus { status: 400, error: None },
+            None => QueryFailure::UnexpectedStatus {
+                status: 400,
+                error: None,
+            },
         },
         StatusCode::UNAUTHORIZED => QueryFailure::Unauthorized(error),
         // A 403 about the token itself (malformed, wrong audience, bad signature) is not a
         // missing role: report it as a rejected token.
-        StatusCode::FORBIDDEN if error.as_ref().is_some_and(is_token_error) => QueryFailure::Unauthorized(error),
+        StatusCode::FORBIDDEN if error.as_ref().is_some_and(is_token_error) => {
+            QueryFailure::Unauthorized(error)
+        }
         StatusCode::FORBIDDEN => QueryFailure::Forbidden(error),
         StatusCode::NOT_FOUND => QueryFailure::WorkspaceNotFound(error),
-        StatusCode::TOO_MANY_REQUESTS => QueryFailure::Throttled { attempts, retry_after },
-        StatusCode::GATEWAY_TIMEOUT => QueryFailure::ServerTimeout { wait: Duration::ZERO },
-        status if status.is_server_error() => QueryFailure::Unavailable { status: status.as_u16(), error, attempts },
-        status => QueryFailure::UnexpectedStatus { status: status.as_u16(), error },
+        StatusCode::TOO_MANY_REQUESTS => QueryFailure::Throttled {
+            attempts,
+            retry_after,
+        },
+        StatusCode::GATEWAY_TIMEOUT => QueryFailure::ServerTimeout {
+            wait: Duration::ZERO,
+        },
+        status if status.is_server_error() => QueryFailure::Unavailable {
+            status: status.as_u16(),
+            error,
+            attempts,
+        },
+        status => QueryFailure::UnexpectedStatus {
+            status: status.as_u16(),
+            error,
+        },
     }
 }
 
 fn is_token_error(error: &ServiceError) -> bool {
-    error.code_chain().iter().any(|code| code.starts_with("InvalidAuthenticationToken") || *code == "InvalidTokenError")
+    error
+        .code_chain()
+        .iter()
+        .any(|code| code.starts_with("InvalidAuthenticationToken") || *code == "InvalidTokenError")
 }
 
 /// The wait the server asks for: `x-ms-retry-after-ms` or `retry-after-ms` in milliseconds, or
 /// `Retry-After` in seconds or as an HTTP date.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     for name in ["x-ms-retry-after-ms", "retry-after-ms"] {
         if let Some(ms) = text(name).and_then(|v| v.parse::<u64>().ok()) {
             return Some(Duration::from_millis(ms));
@@ -279,7 +366,8 @@ fn error_chain(error: &reqwest::Error) -> String {
 /// Checks the endpoint URL: `https`, or plain `http` only to a loopback address, because the
 /// request carries a bearer token.
 pub fn parse_endpoint(text: &str) -> Result<Url, Error> {
-    let mut url = Url::parse(text).map_err(|error| Error::usage(format!("endpoint `{text}` is not a URL: {error}")))?;
+    let mut url = Url::parse(text)
+        .map_err(|error| Error::usage(format!("endpoint `{text}` is not a URL: {error}")))?;
     match url.scheme() {
         "https" => {}
         "http" if is_loopback(&url) => {}
@@ -289,10 +377,21 @@ pub fn parse_endpoint(text: &str) -> Result<Url, Error> {
                 url.host_str().unwrap_or_default()
             )));
         }
-        other => return Err(Error::usage(format!("endpoint `{text}` has scheme `{other}`; use https"))),
+        other => {
+            return Err(Error::usage(format!(
+                "endpoint `{text}` has scheme `{other}`; use https"
+            )));
+        }
     }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::usage(format!("endpoint `{}` must be a plain base URL, without credentials, query or fragment", url.host_str().unwrap_or_default())));
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(Error::usage(format!(
+            "endpoint `{}` must be a plain base URL, without credentials, query or fragment",
+            url.host_str().unwrap_or_default()
+        )));
     }
     if !url.path().ends_with('/') {
         let path = format!("{}/", url.path());
@@ -316,16 +415,30 @@ mod tests {
 
     #[test]
     fn plain_http_only_to_loopback() {
-        for ok in ["https://api.loganalytics.azure.com", "http://127.0.0.1:8080", "http://127.3.4.5", "http://[::1]:9000/", "http://localhost:1"] {
+        for ok in [
+            "https://api.loganalytics.azure.com",
+            "http://127.0.0.1:8080",
+            "http://127.3.4.5",
+            "http://[::1]:9000/",
+            "http://localhost:1",
+        ] {
             assert!(parse_endpoint(ok).is_ok(), "{ok}");
         }
-        let refused = parse_endpoint("http://10.0.0.5:8080").unwrap_err().to_string();
-        assert!(refused.contains("refusing to send a bearer token over plain http to `10.0.0.5`"), "{refused}");
+        let refused = parse_endpoint("http://10.0.0.5:8080")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("refusing to send a bearer token over plain http to `10.0.0.5`"),
+            "{refused}"
+        );
         assert!(parse_endpoint("http://127.0.0.1.example.com").is_err());
         assert!(parse_endpoint("ftp://127.0.0.1").is_err());
         assert!(parse_endpoint("https://user:pw@example.com").is_err());
         assert!(parse_endpoint("not a url").is_err());
-        assert_eq!(parse_endpoint("https://x.example/base").unwrap().as_str(), "https://x.example/base/");
+        assert_eq!(
+            parse_endpoint("https://x.example/base").unwrap().as_str(),
+            "https://x.example/base/"
+        );
     }
 
     #[test]
@@ -337,7 +450,10 @@ mod tests {
         headers.insert("retry-after-ms", HeaderValue::from_static("1500"));
         assert_eq!(retry_after(&headers), Some(Duration::from_millis(1500)));
         let mut dated = HeaderMap::new();
-        dated.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        dated.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(retry_after(&dated), Some(Duration::ZERO));
     }
 
@@ -347,13 +463,36 @@ mod tests {
         let forbidden = final_status(StatusCode::FORBIDDEN, body, 1, None);
         assert_eq!(forbidden.reason(), "forbidden");
         assert!(forbidden.to_string().contains("InsufficientAccessError"));
-        assert_eq!(final_status(StatusCode::NOT_FOUND, b"", 1, None).reason(), "workspace_not_found");
+        assert_eq!(
+            final_status(StatusCode::NOT_FOUND, b"", 1, None).reason(),
+            "workspace_not_found"
+        );
         let bad_token = br#"{"error":{"code":"InvalidAuthenticationToken","message":"The access token is invalid."}}"#;
-        assert_eq!(final_status(StatusCode::FORBIDDEN, bad_token, 1, None).reason(), "unauthorized");
-        assert_eq!(final_status(StatusCode::GATEWAY_TIMEOUT, b"", 1, None).reason(), "server_timeout");
-        assert_eq!(final_status(StatusCode::INTERNAL_SERVER_ERROR, b"", 1, None).reason(), "service_error");
-        assert_eq!(final_status(StatusCode::BAD_REQUEST, b"nope", 1, None).reason(), "service_error");
-        let throttled = final_status(StatusCode::TOO_MANY_REQUESTS, b"", 4, Some(Duration::from_secs(120)));
-        assert_eq!(throttled.to_string(), "throttled (429) after 4 attempts; the service asked to wait 120s more");
+        assert_eq!(
+            final_status(StatusCode::FORBIDDEN, bad_token, 1, None).reason(),
+            "unauthorized"
+        );
+        assert_eq!(
+            final_status(StatusCode::GATEWAY_TIMEOUT, b"", 1, None).reason(),
+            "server_timeout"
+        );
+        assert_eq!(
+            final_status(StatusCode::INTERNAL_SERVER_ERROR, b"", 1, None).reason(),
+            "service_error"
+        );
+        assert_eq!(
+            final_status(StatusCode::BAD_REQUEST, b"nope", 1, None).reason(),
+            "service_error"
+        );
+        let throttled = final_status(
+            StatusCode::TOO_MANY_REQUESTS,
+            b"",
+            4,
+            Some(Duration::from_secs(120)),
+        );
+        assert_eq!(
+            throttled.to_string(),
+            "throttled (429) after 4 attempts; the service asked to wait 120s more"
+        );
     }
 }

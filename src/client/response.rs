@@ -74,7 +74,9 @@ impl Cell {
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             Cell::Long(value) => Some(*value),
-            Cell::Real(value) if value.fract() == 0.0 && value.abs() < 9.0e15 => Some(*value as i64),
+            Cell::Real(value) if value.fract() == 0.0 && value.abs() < 9.0e15 => {
+                Some(*value as i64)
+            }
             _ => None,
         }
     }
@@ -124,7 +126,10 @@ pub struct QueryResult {
 impl QueryResult {
     /// The first table, `PrimaryResult`, which holds the query's output.
     pub fn primary(&self) -> Option<&Table> {
-        self.tables.iter().find(|t| t.name == "PrimaryResult").or(self.tables.first())
+        self.tables
+            .iter()
+            .find(|t| t.name == "PrimaryResult")
+            .or(self.tables.first())
     }
 }
 
@@ -135,7 +140,11 @@ pub struct ServiceError {
     pub code: String,
     #[serde(default)]
     pub message: String,
-    #[serde(default, rename = "correlationId", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "correlationId",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub correlation_id: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<ServiceError>,
@@ -168,7 +177,11 @@ impl ServiceError {
         {
             return detail.deepest_message();
         }
-        if deepest.message.is_empty() { &self.message } else { &deepest.message }
+        if deepest.message.is_empty() {
+            &self.message
+        } else {
+            &deepest.message
+        }
     }
 
     /// For an unknown table or column (`SEM0100`), the name the service could not resolve.
@@ -190,18 +203,35 @@ impl ServiceError {
 /// Why a 200 body could not be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BodyError {
-    #[error("the response body is empty (the service does this when a request lacks `Content-Type: application/json`)")]
+    #[error(
+        "the response body is empty (the service does this when a request lacks `Content-Type: application/json`)"
+    )]
     Empty,
     #[error("the response is not valid JSON: {0}")]
     NotJson(String),
     #[error("the response has no `tables`")]
     NoTables,
     #[error("table `{table}` column `{column}` has unknown type `{kind}`")]
-    UnknownType { table: String, column: String, kind: String },
+    UnknownType {
+        table: String,
+        column: String,
+        kind: String,
+    },
     #[error("table `{table}` row {row} has {found} values for {expected} columns")]
-    RowWidth { table: String, row: usize, found: usize, expected: usize },
+    RowWidth {
+        table: String,
+        row: usize,
+        found: usize,
+        expected: usize,
+    },
     #[error("table `{table}` row {row} column `{column}`: `{value}` is not a valid {kind}")]
-    BadValue { table: String, row: usize, column: String, kind: &'static str, value: String },
+    BadValue {
+        table: String,
+        row: usize,
+        column: String,
+        kind: &'static str,
+        value: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -230,10 +260,17 @@ pub fn parse_success(body: &[u8]) -> Result<QueryResult, BodyError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(BodyError::Empty);
     }
-    let raw: RawBody = serde_json::from_slice(body).map_err(|e| BodyError::NotJson(e.to_string()))?;
+    let raw: RawBody =
+        serde_json::from_slice(body).map_err(|e| BodyError::NotJson(e.to_string()))?;
     let raw_tables = raw.tables.ok_or(BodyError::NoTables)?;
-    let tables = raw_tables.into_iter().map(parse_table).collect::<Result<_, _>>()?;
-    Ok(QueryResult { tables, partial: raw.error })
+    let tables = raw_tables
+        .into_iter()
+        .map(parse_table)
+        .collect::<Result<_, _>>()?;
+    Ok(QueryResult {
+        tables,
+        partial: raw.error,
+    })
 }
 
 /// Parses an error body (`{"error": {...}}`); `None` when it is not one.
@@ -242,7 +279,9 @@ pub fn parse_error(body: &[u8]) -> Option<ServiceError> {
     struct Envelope {
         error: ServiceError,
     }
-    serde_json::from_slice::<Envelope>(body).ok().map(|envelope| envelope.error)
+    serde_json::from_slice::<Envelope>(body)
+        .ok()
+        .map(|envelope| envelope.error)
 }
 
 fn parse_table(raw: RawTable) -> Result<Table, BodyError> {
@@ -250,8 +289,15 @@ fn parse_table(raw: RawTable) -> Result<Table, BodyError> {
         .columns
         .into_iter()
         .map(|column| match ColumnType::parse(&column.kind) {
-            Some(kind) => Ok(Column { name: column.name, kind }),
-            None => Err(BodyError::UnknownType { table: raw.name.clone(), column: column.name, kind: column.kind }),
+            Some(kind) => Ok(Column {
+                name: column.name,
+                kind,
+            }),
+            None => Err(BodyError::UnknownType {
+                table: raw.name.clone(),
+                column: column.name,
+                kind: column.kind,
+            }),
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut rows = Vec::with_capacity(raw.rows.len());
@@ -279,7 +325,11 @@ fn parse_table(raw: RawTable) -> Result<Table, BodyError> {
             .collect::<Result<Vec<_>, _>>()?;
         rows.push(row);
     }
-    Ok(Table { name: raw.name, columns, rows })
+    Ok(Table {
+        name: raw.name,
+        columns,
+        rows,
+    })
 }
 
 /// Turns one JSON value into a cell of the column's type. Numbers and booleans are accepted as
@@ -294,21 +344,37 @@ fn parse_cell(kind: ColumnType, value: Json) -> Result<Cell, (&'static str, Stri
             Json::Bool(flag) => Ok(Cell::Bool(*flag)),
             Json::String(text) if text.eq_ignore_ascii_case("true") => Ok(Cell::Bool(true)),
             Json::String(text) if text.eq_ignore_ascii_case("false") => Ok(Cell::Bool(false)),
-            Json::Number(n) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => Ok(Cell::Bool(n.as_i64() == Some(1))),
+            Json::Number(n) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
+                Ok(Cell::Bool(n.as_i64() == Some(1)))
+            }
             _ => fail("bool", &value),
         },
         ColumnType::Int | ColumnType::Long => match &value {
-            Json::Number(n) => n.as_i64().map(Cell::Long).map_or_else(|| fail("long", &value), Ok),
-            Json::String(text) => text.trim().parse().map(Cell::Long).or_else(|_| fail("long", &value)),
+            Json::Number(n) => n
+                .as_i64()
+                .map(Cell::Long)
+                .map_or_else(|| fail("long", &value), Ok),
+            Json::String(text) => text
+                .trim()
+                .parse()
+                .map(Cell::Long)
+                .or_else(|_| fail("long", &value)),
             _ => fail("long", &value),
         },
         ColumnType::Real => match &value {
-            Json::Number(n) => n.as_f64().map(Cell::Real).map_or_else(|| fail("real", &value), Ok),
+            Json::Number(n) => n
+                .as_f64()
+                .map(Cell::Real)
+                .map_or_else(|| fail("real", &value), Ok),
             Json::String(text) => match text.as_str() {
                 "NaN" => Ok(Cell::Real(f64::NAN)),
                 "Infinity" | "+Infinity" => Ok(Cell::Real(f64::INFINITY)),
                 "-Infinity" => Ok(Cell::Real(f64::NEG_INFINITY)),
-                other => other.trim().parse().map(Cell::Real).or_else(|_| fail("real", &value)),
+                other => other
+                    .trim()
+                    .parse()
+                    .map(Cell::Real)
+                    .or_else(|_| fail("real", &value)),
             },
             _ => fail("real", &value),
         },
@@ -319,7 +385,9 @@ fn parse_cell(kind: ColumnType, value: Json) -> Result<Cell, (&'static str, Stri
             _ => fail("datetime", &value),
         },
         ColumnType::TimeSpan => match &value {
-            Json::String(text) => duration::parse_dotnet(text).map(Cell::TimeSpan).map_or_else(|| fail("timespan", &value), Ok),
+            Json::String(text) => duration::parse_dotnet(text)
+                .map(Cell::TimeSpan)
+                .map_or_else(|| fail("timespan", &value), Ok),
             _ => fail("timespan", &value),
         },
         ColumnType::String => match value {
@@ -327,17 +395,23 @@ fn parse_cell(kind: ColumnType, value: Json) -> Result<Cell, (&'static str, Stri
             other => fail("string", &other),
         },
         ColumnType::Guid => match &value {
-            Json::String(text) if uuid::Uuid::parse_str(text).is_ok() => Ok(Cell::Guid(text.clone())),
+            Json::String(text) if uuid::Uuid::parse_str(text).is_ok() => {
+                Ok(Cell::Guid(text.clone()))
+            }
             _ => fail("guid", &value),
         },
         ColumnType::Decimal => match &value {
-            Json::String(text) if text.trim().parse::<f64>().is_ok() => Ok(Cell::Decimal(text.trim().to_string())),
+            Json::String(text) if text.trim().parse::<f64>().is_ok() => {
+                Ok(Cell::Decimal(text.trim().to_string()))
+            }
             Json::Number(n) => Ok(Cell::Decimal(n.to_string())),
             _ => fail("decimal", &value),
         },
         ColumnType::Dynamic => match value {
             // Dynamic values arrive as JSON text; a value that is not JSON text stays a string.
-            Json::String(text) => Ok(Cell::Dynamic(serde_json::from_str(&text).unwrap_or(Json::String(text)))),
+            Json::String(text) => Ok(Cell::Dynamic(
+                serde_json::from_str(&text).unwrap_or(Json::String(text)),
+            )),
             other => Ok(Cell::Dynamic(other)),
         },
     }

@@ -34,12 +34,21 @@ pub fn render(run: &Run<'_>) -> String {
 
 /// The exit code the run ends with, as the README documents it.
 pub fn exit_code(run: &Run<'_>) -> u8 {
-    if run.interrupted { crate::error::exit::INTERRUPTED } else { run.summary().exit_code() }
+    if run.interrupted {
+        crate::error::exit::INTERRUPTED
+    } else {
+        run.summary().exit_code()
+    }
 }
 
 fn result(verdict: &Verdict) -> Value {
     let group = verdict.group.as_ref().map(|pairs| {
-        Value::Object(pairs.iter().map(|(name, value)| (name.clone(), json!(value))).collect())
+        Value::Object(
+            pairs
+                .iter()
+                .map(|(name, value)| (name.clone(), json!(value)))
+                .collect(),
+        )
     });
     json!({
         "check": verdict.check,
@@ -60,8 +69,11 @@ fn result(verdict: &Verdict) -> Value {
 }
 
 fn check_entry(check: &Check) -> Value {
-    let thresholds: Map<String, Value> =
-        check.thresholds.iter().map(|t| (t.name.clone(), json!(t.value.to_kql()))).collect();
+    let thresholds: Map<String, Value> = check
+        .thresholds
+        .iter()
+        .map(|t| (t.name.clone(), json!(t.value.to_kql())))
+        .collect();
     json!({
         "id": check.id,
         "version": check.version.to_string(),
@@ -76,7 +88,8 @@ fn check_entry(check: &Check) -> Value {
 
 pub fn render_catalog(checks: &[Check]) -> String {
     let entries: Vec<Value> = checks.iter().map(check_entry).collect();
-    let mut text = serde_json::to_string_pretty(&json!({ "checks": entries })).expect("JSON values serialise");
+    let mut text =
+        serde_json::to_string_pretty(&json!({ "checks": entries })).expect("JSON values serialise");
     text.push('\n');
     text
 }

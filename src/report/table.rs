@@ -14,7 +14,9 @@ use crate::verdict::{Status, Verdict};
 pub fn render(run: &Run<'_>, colour: bool) -> String {
     let several_workspaces = run.workspaces.len() > 1;
     let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
     let mut header = vec!["Status", "Check"];
     if several_workspaces {
         header.push("Workspace");
@@ -29,13 +31,21 @@ pub fn render(run: &Run<'_>, colour: bool) -> String {
         }
         row.push(Cell::new(group_text(verdict)));
         row.push(Cell::new(last_seen(verdict)));
-        row.push(Cell::new(verdict.lag_seconds.map_or("-".into(), |s| human(chrono::TimeDelta::seconds(s)))));
+        row.push(Cell::new(
+            verdict
+                .lag_seconds
+                .map_or("-".into(), |s| human(chrono::TimeDelta::seconds(s))),
+        ));
         row.push(Cell::new(&verdict.message));
         table.add_row(row);
     }
 
     let mut text = format!("{table}\n");
-    let to_fix: Vec<&Verdict> = run.verdicts.iter().filter(|v| v.status != Status::Healthy).collect();
+    let to_fix: Vec<&Verdict> = run
+        .verdicts
+        .iter()
+        .filter(|v| v.status != Status::Healthy)
+        .collect();
     if !to_fix.is_empty() {
         text.push_str("\nWhat to fix:\n");
         for (index, verdict) in to_fix.iter().enumerate() {
@@ -44,7 +54,15 @@ pub fn render(run: &Run<'_>, colour: bool) -> String {
             } else {
                 group_text(verdict)
             };
-            let _ = writeln!(text, "{}. {} [{}] {}: {}", index + 1, verdict.check, verdict.reason, where_, verdict.message);
+            let _ = writeln!(
+                text,
+                "{}. {} [{}] {}: {}",
+                index + 1,
+                verdict.check,
+                verdict.reason,
+                where_,
+                verdict.message
+            );
             if let Some(remedy) = &verdict.remedy {
                 let _ = writeln!(text, "   {remedy}");
             }
@@ -71,7 +89,11 @@ fn status_cell(verdict: &Verdict, colour: bool) -> Cell {
         (Status::Lag, false) => "lag (warning)".to_string(),
         (status, _) => status.name().replace('_', " "),
     };
-    let label = if verdict.partial { format!("{label} (partial)") } else { label };
+    let label = if verdict.partial {
+        format!("{label} (partial)")
+    } else {
+        label
+    };
     let cell = Cell::new(label);
     if !colour {
         return cell;
@@ -89,7 +111,13 @@ fn group_text(verdict: &Verdict) -> String {
         None => "-".into(),
         Some(pairs) => pairs
             .iter()
-            .map(|(_, value)| if value.is_empty() { "(empty)" } else { value.as_str() })
+            .map(|(_, value)| {
+                if value.is_empty() {
+                    "(empty)"
+                } else {
+                    value.as_str()
+                }
+            })
             .collect::<Vec<_>>()
             .join(" / "),
     }
@@ -98,13 +126,19 @@ fn group_text(verdict: &Verdict) -> String {
 fn last_seen(verdict: &Verdict) -> String {
     match verdict.last_seen {
         None => "-".into(),
-        Some(time) => format!("{} ({} ago)", time.format("%Y-%m-%d %H:%M"), human(Utc::now() - time)),
+        Some(time) => format!(
+            "{} ({} ago)",
+            time.format("%Y-%m-%d %H:%M"),
+            human(Utc::now() - time)
+        ),
     }
 }
 
 pub fn render_catalog(checks: &[Check]) -> String {
     let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
     table.set_header(vec!["Id", "Version", "Title", "Tables"]);
     for check in checks {
         table.add_row(vec![

@@ -39,7 +39,16 @@ impl LocalWorkspace {
     pub fn start_with(scenario: &str, faults: &[&str]) -> LocalWorkspace {
         let server = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/workspace/server.py");
         let mut command = Command::new(python());
-        command.arg(server).args(["--scenario", scenario, "--port", "0", "--workspace", WORKSPACE, "--token", TOKEN]);
+        command.arg(server).args([
+            "--scenario",
+            scenario,
+            "--port",
+            "0",
+            "--workspace",
+            WORKSPACE,
+            "--token",
+            TOKEN,
+        ]);
         for fault in faults {
             command.args(["--fault", fault]);
         }
@@ -50,7 +59,9 @@ impl LocalWorkspace {
             .expect("the local workspace server starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("the server prints READY");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the server prints READY");
         let url = line
             .strip_prefix("READY ")
             .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"))
@@ -66,7 +77,10 @@ impl LocalWorkspace {
             .arg(format!("{}/_stats", self.url))
             .output()
             .expect("python3 runs");
-        String::from_utf8_lossy(&output.stdout).trim().parse().expect("a request count")
+        String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .expect("a request count")
     }
 }
 
@@ -86,7 +100,12 @@ pub struct RunResult {
 
 impl RunResult {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     /// The results of the JSON report as (group label, status, reason) triples.
@@ -98,12 +117,18 @@ impl RunResult {
             .iter()
             .map(|r| {
                 let group = match &r["group"] {
-                    serde_json::Value::Object(map) => {
-                        map.values().map(|v| v.as_str().unwrap_or_default().to_string()).collect::<Vec<_>>().join("/")
-                    }
+                    serde_json::Value::Object(map) => map
+                        .values()
+                        .map(|v| v.as_str().unwrap_or_default().to_string())
+                        .collect::<Vec<_>>()
+                        .join("/"),
                     _ => "-".into(),
                 };
-                (group, r["status"].as_str().unwrap().to_string(), r["reason"].as_str().unwrap().to_string())
+                (
+                    group,
+                    r["status"].as_str().unwrap().to_string(),
+                    r["reason"].as_str().unwrap().to_string(),
+                )
             })
             .collect()
     }
@@ -117,11 +142,19 @@ pub fn sentinel_kms(args: &[&str]) -> RunResult {
 pub fn sentinel_kms_env(args: &[&str], env: &[(&str, &str)]) -> RunResult {
     let started = Instant::now();
     let mut command = Command::new(env!("CARGO_BIN_EXE_sentinel-kms"));
-    command.args(args).env_remove("RUST_LOG").env_remove("SENTINEL_KMS_ACCESS_TOKEN").env("NO_COLOR", "1");
+    command
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("SENTINEL_KMS_ACCESS_TOKEN")
+        .env("NO_COLOR", "1");
     for (name, value) in env {
         command.env(name, value);
     }
-    let Output { status, stdout, stderr } = command.output().expect("the binary runs");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("the binary runs");
     RunResult {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -132,7 +165,17 @@ pub fn sentinel_kms_env(args: &[&str], env: &[(&str, &str)]) -> RunResult {
 
 /// `validate --format json` against a local workspace, plus extra arguments.
 pub fn validate(workspace: &LocalWorkspace, extra: &[&str]) -> RunResult {
-    let mut args = vec!["validate", "--workspace", WORKSPACE, "--endpoint", &workspace.url, "--auth", "access-token", "--format", "json"];
+    let mut args = vec![
+        "validate",
+        "--workspace",
+        WORKSPACE,
+        "--endpoint",
+        &workspace.url,
+        "--auth",
+        "access-token",
+        "--format",
+        "json",
+    ];
     args.extend_from_slice(extra);
     sentinel_kms(&args)
 }
