@@ -3,6 +3,7 @@
 //! `validate`: [`catalog`] loads the checks, [`client`] runs them through the Logs query API,
 //! [`classify`] turns rows into [`verdict`]s, [`report`] prints them. See [`validate::run`].
 
+pub mod arn;
 pub mod catalog;
 pub mod classify;
 pub mod cli;
