@@ -30,6 +30,9 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the catalog of checks: id, version, title, tables.
     List(ListArgs),
+    /// Print the key policy and IAM policy changes that let the connector's role decrypt
+    /// GuardDuty's export keys, and the `aws` commands that verify them.
+    Policy(crate::policy::PolicyArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,6 +2,9 @@
 //!
 //! `validate`: [`catalog`] loads the checks, [`client`] runs them through the Logs query API,
 //! [`classify`] turns rows into [`verdict`]s, [`report`] prints them. See [`validate::run`].
+//!
+//! `policy`: [`policy`] builds the key and IAM policies the connector's role needs from [`arn`]s,
+//! and the commands that verify them. See [`policy::command::run`].
 
 pub mod arn;
 pub mod catalog;
@@ -10,6 +13,7 @@ pub mod cli;
 pub mod client;
 pub mod duration;
 pub mod error;
+pub mod policy;
 pub mod report;
 pub mod validate;
 pub mod verdict;
@@ -23,6 +27,7 @@ use error::{Error, Result};
 pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Validate(args) => validate::run(args).await,
+        Command::Policy(args) => policy::command::run(&args),
         Command::List(args) => {
             let checks = validate::load_catalog(&args.catalog)?;
             let text = report::render_catalog(args.format, &checks);
