@@ -12,7 +12,7 @@ pub const WORKSPACE: &str = "00000000-0000-0000-0000-000000000001";
 pub const TOKEN: &str = "local-workspace-token";
 
 /// The Python that has duckdb-kql: `SENTINEL_KMS_TEST_PYTHON`, else the project's `.venv`.
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     if let Some(path) = std::env::var_os("SENTINEL_KMS_TEST_PYTHON") {
         return PathBuf::from(path);
     }
