@@ -519,6 +519,19 @@ fn check_threshold_order(check: &Check, errors: &mut Vec<CheckFileError>) {
     require("lag_warning", "lag_failure");
     require("stale_after", "lookback");
     require("lag_failure", "lookback");
+    if let Some(threshold) = check.thresholds.iter().find(|t| t.name == "silence_factor")
+        && !threshold
+            .value
+            .as_number()
+            .is_some_and(|factor| factor >= 1.0)
+    {
+        errors.push(CheckFileError::new(
+            &check.path,
+            threshold.line,
+            "threshold `silence_factor` must be a number of at least 1 (how many usual gaps of \
+             silence mean a group has stopped)",
+        ));
+    }
     for threshold in &check.thresholds {
         if threshold
             .value
