@@ -240,10 +240,7 @@ fn two_check_catalog() -> tempfile::TempDir {
             "// id: guardduty-freshness",
             "// id: guardduty-freshness-copy",
         )
-        .replace(
-            "let stale_after = 24h;",
-            "let stale_after = 24h; // second copy",
-        );
+        .replace("let lookback = 14d;", "let lookback = 14d; // second copy");
     std::fs::write(dir.path().join("b.kql"), second).unwrap();
     dir
 }
