@@ -15,7 +15,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::remedy_text;
+use super::{Row, remedy_text};
 use crate::catalog::Check;
 use crate::client::{Cell, Table};
 use crate::duration::human;
@@ -73,16 +73,10 @@ pub fn classify(check: &Check, workspace: &str, table: &Table, now: DateTime<Utc
     table
         .rows
         .iter()
-        .map(|row| {
-            let cell = |name: &str| table.column(name).map_or(&Cell::Null, |index| &row[index]);
-            let group: Option<Group> = (!check.group_by.is_empty()).then(|| {
-                check
-                    .group_by
-                    .iter()
-                    .map(|name| (name.clone(), cell(name).to_text().unwrap_or_default()))
-                    .collect()
-            });
-            let mut verdict = match read(&cell) {
+        .map(|cells| {
+            let row = Row { table, cells };
+            let group = row.group(check);
+            let mut verdict = match read(&|name| row.cell(name)) {
                 Ok(reading) => judge(check, workspace, &reading, &thresholds, &group, now),
                 Err((column, expected)) => super::bad_result(
                     check,
@@ -91,6 +85,7 @@ pub fn classify(check: &Check, workspace: &str, table: &Table, now: DateTime<Utc
                 ),
             };
             verdict.group = group;
+            verdict.evidence = row.evidence(check);
             verdict
         })
         .collect()

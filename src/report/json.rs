@@ -65,6 +65,7 @@ fn result(verdict: &Verdict) -> Value {
         "lag_seconds": verdict.lag_seconds,
         "message": verdict.message,
         "remedy": verdict.remedy,
+        "evidence": verdict.evidence,
     })
 }
 
