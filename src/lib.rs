@@ -35,3 +35,4 @@ pub async fn run(cli: Cli) -> Result<u8> {
         }
     }
 }
+pub mod diagnose;

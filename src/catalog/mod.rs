@@ -435,7 +435,10 @@ pub fn parse_check(path: &Path, bytes: Vec<u8>) -> std::result::Result<Check, Ve
     let when_missing = match fields.optional("when-missing") {
         None => WhenMissing::Fail,
         Some(text) => WhenMissing::parse(&text).unwrap_or_else(|| {
-            fields.error("when-missing", format!("when-missing `{text}` is not one of fail, warn, blind"));
+            fields.error(
+                "when-missing",
+                format!("when-missing `{text}` is not one of fail, warn, blind"),
+            );
             WhenMissing::Fail
         }),
     };
@@ -585,28 +588,47 @@ pub fn parse_check(path: &Path, bytes: Vec<u8>) -> std::result::Result<Check, Ve
 fn parse_finding(fields: &mut Fields<'_>, classifier: Option<Classifier>) -> Option<Finding> {
     let classifier = classifier?;
     if !classifier.reports_findings() {
-        for key in ["finding", "finding-status", "finding-message", "clear-message"] {
+        for key in [
+            "finding",
+            "finding-status",
+            "finding-message",
+            "clear-message",
+        ] {
             if fields.raw.fields.contains_key(key) {
-                fields.error(key, format!("`{key}` is only for the events and share classifiers"));
+                fields.error(
+                    key,
+                    format!("`{key}` is only for the events and share classifiers"),
+                );
             }
         }
         return None;
     }
     let reason = fields.required("finding")?;
     if !reason.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-        fields.error("finding", format!("finding `{reason}` must be a reason code: lowercase letters and `_`"));
+        fields.error(
+            "finding",
+            format!("finding `{reason}` must be a reason code: lowercase letters and `_`"),
+        );
     }
     let status = match fields.optional("finding-status").as_deref() {
         None | Some("no_data") => crate::verdict::Status::NoData,
         Some("lag") => crate::verdict::Status::Lag,
         Some(other) => {
-            fields.error("finding-status", format!("finding-status `{other}` is not one of no_data, lag"));
+            fields.error(
+                "finding-status",
+                format!("finding-status `{other}` is not one of no_data, lag"),
+            );
             crate::verdict::Status::NoData
         }
     };
     let message = fields.required("finding-message")?;
     let clear_message = fields.optional("clear-message");
-    Some(Finding { reason, status, message, clear_message })
+    Some(Finding {
+        reason,
+        status,
+        message,
+        clear_message,
+    })
 }
 
 /// Thresholds that only make sense in one order: warning before failure, both inside the
@@ -635,7 +657,10 @@ fn check_threshold_order(check: &Check, errors: &mut Vec<CheckFileError>) {
     require("stale_after", "lookback");
     require("lag_failure", "lookback");
     if let Some(threshold) = check.thresholds.iter().find(|t| t.name == "max_share")
-        && !threshold.value.as_number().is_some_and(|share| share > 0.0 && share <= 1.0)
+        && !threshold
+            .value
+            .as_number()
+            .is_some_and(|share| share > 0.0 && share <= 1.0)
     {
         errors.push(CheckFileError::new(
             &check.path,

@@ -13,10 +13,15 @@ use crate::verdict::{Status, Verdict};
 
 pub fn classify(check: &Check, finding: &Finding, workspace: &str, table: &Table) -> Vec<Verdict> {
     if table.rows.is_empty() {
-        return vec![super::clear(check, finding, workspace, &format!(
-            "nothing found in the last {}",
-            human(super::lookback(check))
-        ))];
+        return vec![super::clear(
+            check,
+            finding,
+            workspace,
+            &format!(
+                "nothing found in the last {}",
+                human(super::lookback(check))
+            ),
+        )];
     }
     table
         .rows

@@ -42,7 +42,11 @@ pub fn classify(
         (Classifier::Share, Some(finding)) => share::classify(check, finding, workspace, table),
         // The catalog refuses an events or share check without its `finding`.
         (Classifier::Events | Classifier::Share, None) => {
-            vec![bad_result(check, workspace, "the check has no `finding` in its header".into())]
+            vec![bad_result(
+                check,
+                workspace,
+                "the check has no `finding` in its header".into(),
+            )]
         }
     };
     if let Some(partial) = &result.partial {
@@ -127,7 +131,9 @@ fn table_missing(check: &Check, workspace: &str, name: &str) -> Verdict {
         WhenMissing::Fail | WhenMissing::Warn => (
             Status::NoData,
             check.when_missing == WhenMissing::Fail,
-            format!("table {name} does not exist in this workspace: no row has ever been written to it"),
+            format!(
+                "table {name} does not exist in this workspace: no row has ever been written to it"
+            ),
         ),
         WhenMissing::Blind => (
             Status::Error,
@@ -155,7 +161,9 @@ struct Row<'a> {
 
 impl Row<'_> {
     fn cell(&self, name: &str) -> &Cell {
-        self.table.column(name).map_or(&Cell::Null, |index| &self.cells[index])
+        self.table
+            .column(name)
+            .map_or(&Cell::Null, |index| &self.cells[index])
     }
 
     fn group(&self, check: &Check) -> Option<Group> {
@@ -204,15 +212,29 @@ fn fill(template: &str, check: &Check, row: &Row<'_>) -> String {
 
 /// The check's remedy for `reason`, filled from the row.
 fn remedy_for(check: &Check, reason: &str, row: &Row<'_>) -> Option<String> {
-    check.remedies.get(reason).map(|template| fill(template, check, row))
+    check
+        .remedies
+        .get(reason)
+        .map(|template| fill(template, check, row))
 }
 
 /// The healthy verdict of a check that found nothing.
 fn clear(check: &Check, finding: &Finding, workspace: &str, fallback: &str) -> Verdict {
     let message = match &finding.clear_message {
         Some(template) => {
-            let empty = Table { name: String::new(), columns: Vec::new(), rows: Vec::new() };
-            fill(template, check, &Row { table: &empty, cells: &[] })
+            let empty = Table {
+                name: String::new(),
+                columns: Vec::new(),
+                rows: Vec::new(),
+            };
+            fill(
+                template,
+                check,
+                &Row {
+                    table: &empty,
+                    cells: &[],
+                },
+            )
         }
         None => fallback.to_string(),
     };
@@ -220,7 +242,10 @@ fn clear(check: &Check, finding: &Finding, workspace: &str, fallback: &str) -> V
 }
 
 fn lookback(check: &Check) -> TimeDelta {
-    check.threshold("lookback").and_then(|v| v.as_span()).unwrap_or_default()
+    check
+        .threshold("lookback")
+        .and_then(|v| v.as_span())
+        .unwrap_or_default()
 }
 
 fn failure_remedy(check: &Check, workspace: &str, failure: &QueryFailure) -> String {

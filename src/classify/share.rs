@@ -10,7 +10,10 @@ use crate::duration::human;
 use crate::verdict::{Status, Verdict};
 
 pub fn classify(check: &Check, finding: &Finding, workspace: &str, table: &Table) -> Vec<Verdict> {
-    let max_share = check.threshold("max_share").and_then(|v| v.as_number()).unwrap_or(0.0);
+    let max_share = check
+        .threshold("max_share")
+        .and_then(|v| v.as_number())
+        .unwrap_or(0.0);
     let lookback = human(super::lookback(check));
     if table.rows.is_empty() {
         let mut verdict = Verdict::new(
@@ -84,5 +87,9 @@ pub fn classify(check: &Check, finding: &Finding, workspace: &str, table: &Table
 
 fn percent(share: f64) -> String {
     let value = share * 100.0;
-    if value == value.trunc() { format!("{value:.0}%") } else { format!("{value:.1}%") }
+    if value == value.trunc() {
+        format!("{value:.0}%")
+    } else {
+        format!("{value:.1}%")
+    }
 }

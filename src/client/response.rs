@@ -87,10 +87,16 @@ impl Cell {
             Cell::Null => Json::Null,
             Cell::Bool(value) => Json::Bool(*value),
             Cell::Long(value) => Json::from(*value),
-            Cell::Real(value) => serde_json::Number::from_f64(*value).map_or(Json::Null, Json::Number),
-            Cell::DateTime(value) => Json::String(value.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            Cell::Real(value) => {
+                serde_json::Number::from_f64(*value).map_or(Json::Null, Json::Number)
+            }
+            Cell::DateTime(value) => {
+                Json::String(value.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            }
             Cell::TimeSpan(value) => Json::from(value.num_seconds()),
-            Cell::String(value) | Cell::Guid(value) | Cell::Decimal(value) => Json::String(value.clone()),
+            Cell::String(value) | Cell::Guid(value) | Cell::Decimal(value) => {
+                Json::String(value.clone())
+            }
             Cell::Dynamic(value) => value.clone(),
         }
     }
