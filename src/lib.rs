@@ -41,3 +41,4 @@ pub async fn run(cli: Cli) -> Result<u8> {
         }
     }
 }
+pub mod diagnose;

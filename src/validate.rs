@@ -12,6 +12,7 @@ use crate::classify::classify;
 use crate::cli::{CatalogArgs, ValidateArgs};
 use crate::client::auth::{AuthSettings, ProcessEnvironment, TokenProvider};
 use crate::client::{ClientSettings, LogsClient};
+use crate::diagnose::diagnose;
 use crate::error::{Error, Result};
 use crate::report::{self, Run};
 use crate::verdict::Verdict;
@@ -46,17 +47,19 @@ pub async fn run(args: ValidateArgs) -> Result<u8> {
     );
 
     let started_at = Utc::now();
-    let (verdicts, interrupted) = run_all(
+    let (mut verdicts, interrupted) = run_all(
         &client,
         &checks,
         &args.workspaces,
         args.concurrency as usize,
     )
     .await;
+    let diagnoses = diagnose(&checks, &mut verdicts);
     let run = Run {
         checks: &checks,
         workspaces: &args.workspaces,
         verdicts: &verdicts,
+        diagnoses: &diagnoses,
         started_at,
         finished_at: Utc::now(),
         interrupted,
