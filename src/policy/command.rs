@@ -92,6 +92,7 @@ pub fn build(args: &PolicyArgs) -> Result<Remedy> {
                 "`--key-policy` is given twice for `{key}`"
             )));
         }
+        remedy.check_mergeable(&key).map_err(usage)?;
         let current = CurrentKeyPolicy::parse(&read_policy(file)?, file).map_err(usage)?;
         remedy.merge_current_policy(&key, &current).map_err(usage)?;
         seen.push(key);

@@ -101,32 +101,41 @@ impl Remedy {
         })
     }
 
+    /// Whether a current policy can be merged for `key`: it must be one of the keys, and
+    /// customer-managed. Callers may ask before reading the policy.
+    pub fn check_mergeable(&self, key: &KmsKeyArn) -> Result<(), PolicyError> {
+        match self
+            .keys
+            .iter()
+            .find(|entry| entry.key.arn() == key.as_str())
+        {
+            None => Err(PolicyError::Keys(format!(
+                "a key policy was given for `{key}`, which is not one of the keys"
+            ))),
+            Some(entry) if entry.key.is_aws_managed() => Err(PolicyError::Keys(format!(
+                "a key policy was given for `{key}`, an AWS-managed key: its policy cannot be \
+                 changed, so there is nothing to merge"
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// Merges the statement for `key` into its current policy, for a whole policy to put.
     pub fn merge_current_policy(
         &mut self,
         key: &KmsKeyArn,
         current: &CurrentKeyPolicy,
     ) -> Result<(), PolicyError> {
+        self.check_mergeable(key)?;
         let role = self.role.clone();
-        let Some(entry) = self
-            .keys
-            .iter_mut()
-            .find(|entry| entry.key.arn() == key.as_str())
-        else {
-            return Err(PolicyError::Keys(format!(
-                "a key policy was given for `{key}`, which is not one of the keys"
-            )));
-        };
-        match &mut entry.change {
-            KeyChange::AddStatement { merged, .. } => {
+        for entry in &mut self.keys {
+            if let KeyChange::AddStatement { merged, .. } = &mut entry.change
+                && entry.key.arn() == key.as_str()
+            {
                 *merged = Some(merge(current, &role, key));
-                Ok(())
             }
-            KeyChange::MoveToCustomerKey { .. } => Err(PolicyError::Keys(format!(
-                "a key policy was given for `{key}`, an AWS-managed key: its policy cannot be \
-                 changed, so there is nothing to merge"
-            ))),
         }
+        Ok(())
     }
 }
 
