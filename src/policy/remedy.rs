@@ -8,6 +8,7 @@ use crate::arn::{KmsKeyArn, RoleArn};
 use super::merge::{MergedPolicy, merge};
 use super::statements::{KEY_STATEMENT_SID, identity_policy, new_key_policy, role_statement};
 use super::steps::{self, Step};
+use super::text::capitalise;
 use super::{CurrentKeyPolicy, ExportKey, IDENTITY_POLICY_NAME, PolicyError};
 
 /// The file name the text output suggests for the identity policy.
@@ -99,6 +100,65 @@ impl Remedy {
             keys,
             verify,
         })
+    }
+
+    /// The `sentinel-kms policy` command line that prints this remedy in full.
+    pub fn command_line(&self) -> String {
+        let mut line = format!(
+            "sentinel-kms policy --role-arn {}",
+            steps::shell_word(self.role.as_str())
+        );
+        for entry in &self.keys {
+            let flag = match entry.key {
+                ExportKey::AwsManaged(_) => "--aws-managed-key",
+                _ => "--key-arn",
+            };
+            line.push_str(&format!(" {flag} {}", entry.key.arn()));
+        }
+        line
+    }
+
+    /// The remedy in one paragraph, for a verdict: what to change, where, and the command that
+    /// prints the documents and checks.
+    pub fn summary(&self) -> String {
+        let (customer, managed): (Vec<&KeyRemedy>, Vec<&KeyRemedy>) = self
+            .keys
+            .iter()
+            .partition(|entry| !entry.key.is_aws_managed());
+        let mut parts = Vec::new();
+        if !customer.is_empty() {
+            let keys: Vec<String> = customer
+                .iter()
+                .map(|entry| {
+                    format!(
+                        "`{}` ({}, account {})",
+                        entry.key.arn(),
+                        entry.key.region(),
+                        entry.key.account()
+                    )
+                })
+                .collect();
+            parts.push(format!(
+                "allow `{}` `kms:Decrypt` and `kms:DescribeKey` in the key policy of {} and in \
+                 the role's IAM policy (account {})",
+                self.role,
+                keys.join(" and of "),
+                self.role.account()
+            ));
+        }
+        for entry in managed {
+            parts.push(format!(
+                "`{}` is AWS-managed and its policy cannot change: move GuardDuty's export in {} \
+                 to a customer-managed key",
+                entry.key.arn(),
+                entry.key.region()
+            ));
+        }
+        format!(
+            "{}. `{}` prints the policies and the commands that check them.",
+            capitalise(&parts.join("; ")),
+            self.command_line()
+        )
     }
 
     /// Whether a current policy can be merged for `key`: it must be one of the keys, and

@@ -69,8 +69,8 @@ pub fn get_key_policy(key: &KmsKeyArn, file: &str) -> Step {
         )],
         kql: None,
         expect: format!(
-            "then run this command again with `--key-policy {key}={file}` for the whole \
-             policy, ready for put-key-policy"
+            "no output; then `sentinel-kms policy` with `--key-policy {key}={file}` added prints \
+             the whole policy, ready for put-key-policy"
         ),
     }
 }

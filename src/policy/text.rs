@@ -73,6 +73,10 @@ fn key_section(out: &mut String, key: &KeyRemedy) {
     }
     match &key.change {
         KeyChange::AddStatement {
+            merged: Some(merged),
+            ..
+        } if !merged.changed() => merged_section(out, key, merged),
+        KeyChange::AddStatement {
             statement,
             merged,
             fetch,
@@ -242,7 +246,8 @@ fn wrap(out: &mut String, text: &str, first: &str, rest: &str) {
     out.push('\n');
 }
 
-fn capitalise(text: &str) -> String {
+/// `text` with its first letter in upper case.
+pub(super) fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),

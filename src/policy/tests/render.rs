@@ -88,7 +88,7 @@ fn the_text_says_a_statement_is_not_a_policy_and_fits_the_width() {
     let mut remedy = remedy(&[KEY_EAST]);
     let text = text::render(&remedy);
     assert!(text.contains("It is one statement, not a policy: put-key-policy replaces"));
-    assert!(text.contains("run this command again with `--key-policy"));
+    assert!(text.contains("then `sentinel-kms policy` with `--key-policy"));
 
     let current = CurrentKeyPolicy::parse(DEFAULT_POLICY, "kp.json").unwrap();
     remedy
@@ -115,4 +115,21 @@ fn the_text_says_a_statement_is_not_a_policy_and_fits_the_width() {
             .count();
         assert_eq!(words, 1, "{line}");
     }
+}
+
+#[test]
+fn a_summary_for_a_verdict_names_every_key_and_the_command() {
+    let remedy = remedy(&[KEY_EAST, KEY_OTHER, GUARDDUTY_ALIAS]);
+    assert_eq!(
+        remedy.summary(),
+        format!(
+            "Allow `{ROLE}` `kms:Decrypt` and `kms:DescribeKey` in the key policy of \
+             `{KEY_EAST}` (us-east-1, account 111122223333) and of `{KEY_OTHER}` (us-east-1, \
+             account 444455556666) and in the role's IAM policy (account 111122223333); \
+             `{GUARDDUTY_ALIAS}` is AWS-managed and its policy cannot change: move GuardDuty's \
+             export in us-east-1 to a customer-managed key. `sentinel-kms policy --role-arn \
+             {ROLE} --key-arn {GUARDDUTY_ALIAS} --key-arn {KEY_EAST} --key-arn {KEY_OTHER}` \
+             prints the policies and the commands that check them."
+        )
+    );
 }
