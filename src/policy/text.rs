@@ -120,17 +120,20 @@ fn key_section(out: &mut String, key: &KeyRemedy) {
 }
 
 fn merged_section(out: &mut String, key: &KeyRemedy, merged: &MergedPolicy) {
+    merge_notes(out, merged);
     out.push('\n');
     match &merged.outcome {
-        MergeOutcome::AlreadyAllowed { statements } => paragraph(
-            out,
-            &format!(
-                "The current policy ({}) already allows the role both actions on this key, in \
-                 {}: its policy needs no change.",
-                merged.source,
-                statements.join(" and ")
-            ),
-        ),
+        MergeOutcome::AlreadyAllowed { statements } => {
+            paragraph(
+                out,
+                &format!(
+                    "The current policy ({}) already allows the role both actions on this key, \
+                     in {}: its policy needs no change.",
+                    merged.source,
+                    statements.join(" and ")
+                ),
+            );
+        }
         MergeOutcome::Appended { sid, clashed_with } => {
             let sid_note = match clashed_with {
                 Some(taken) => format!(
@@ -156,12 +159,20 @@ fn merged_section(out: &mut String, key: &KeyRemedy, merged: &MergedPolicy) {
             }
         }
     }
-    if !merged.notes.is_empty() {
-        out.push('\n');
-        paragraph(out, "In the current policy:");
-        for note in &merged.notes {
-            wrap(out, note, "- ", "  ");
-        }
+}
+
+/// What in the current policy may still keep the role out, before anything is applied.
+fn merge_notes(out: &mut String, merged: &MergedPolicy) {
+    if merged.notes.is_empty() {
+        return;
+    }
+    out.push('\n');
+    paragraph(
+        out,
+        "Before putting a policy, note what the current one holds:",
+    );
+    for note in &merged.notes {
+        wrap(out, note, "- ", "  ");
     }
 }
 
