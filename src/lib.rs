@@ -35,4 +35,6 @@ pub async fn run(cli: Cli) -> Result<u8> {
         }
     }
 }
+pub mod config;
+pub mod coverage;
 pub mod diagnose;
