@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the checks against one or more workspaces and report a verdict per check and group.
-    Validate(ValidateArgs),
+    Validate(Box<ValidateArgs>),
     /// Print the catalog of checks: id, version, title, tables.
     List(ListArgs),
 }

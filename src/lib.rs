@@ -21,7 +21,7 @@ use error::{Error, Result};
 /// Runs one command and returns its exit code.
 pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Validate(args) => validate::run(args).await,
+        Command::Validate(args) => validate::run(*args).await,
         Command::List(args) => {
             let checks = validate::load_catalog(&args.catalog)?;
             let text = report::render_catalog(args.format, &checks);
