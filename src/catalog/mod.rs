@@ -312,15 +312,22 @@ pub fn validate_sources(sources: &[Source]) -> (Vec<Check>, Vec<CheckFileError>)
     let mut first_by_id: BTreeMap<&str, &Check> = BTreeMap::new();
     for check in &checks {
         if let Some(first) = first_by_id.insert(&check.id, check) {
-            errors.push(CheckFileError::new(
-                &check.path,
-                1,
-                format!(
-                    "check id `{}` is already used by `{}`",
-                    check.id,
-                    first.path.display()
-                ),
-            ));
+            let (line, column) = header::parse(&check.path, &check.text)
+                .ok()
+                .and_then(|raw| raw.fields.get("id").map(|id| (id.line, id.column)))
+                .unwrap_or((1, 1));
+            errors.push(
+                CheckFileError::new(
+                    &check.path,
+                    line,
+                    format!(
+                        "check id `{}` is already used by `{}`",
+                        check.id,
+                        first.path.display()
+                    ),
+                )
+                .at_column(column),
+            );
         }
     }
     checks.sort_by(|a, b| a.id.cmp(&b.id));

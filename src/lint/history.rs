@@ -2,15 +2,15 @@
 //! check whose query or settings changed must carry a higher version; a check keeps its id for
 //! life; a check that disappeared is pointed out.
 //!
-//! What counts as a change: the query (every line after the header, trailing spaces and
-//! trailing blank lines aside) and every header value except the prose ones (`title`,
-//! `description`, `remedy.*`), which do not change what the check finds.
+//! What counts as a change: a threshold's value, the rest of the query (every line after the
+//! header, trailing spaces and trailing blank lines aside), and every header value except the
+//! prose ones (`title`, `description`, `remedy.*`), which do not change what the check finds.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::catalog::{Check, Source, header};
+use crate::catalog::{Check, Source, header, lets};
 use crate::error::{Error, Result};
 use crate::lint::diagnostic::{Diagnostic, code};
 
@@ -26,6 +26,9 @@ struct Snapshot {
     id: String,
     version: Option<semver::Version>,
     settings: BTreeMap<String, String>,
+    /// Threshold values as written, by name.
+    thresholds: BTreeMap<String, String>,
+    /// The query's lines, threshold values left out.
     query: Vec<String>,
 }
 
@@ -39,7 +42,19 @@ impl Snapshot {
             .filter(|(key, _)| !is_prose_key(key))
             .map(|(key, field)| (key.clone(), field.value.clone()))
             .collect();
-        let mut query: Vec<String> = (text.lines().skip(raw.body_line.saturating_sub(1)))
+        let threshold_names = (raw.fields.get("thresholds"))
+            .map(|field| header::list(&field.value))
+            .unwrap_or_default();
+        let mut masked = text.to_string();
+        let mut thresholds = BTreeMap::new();
+        // From the last statement back, so that earlier byte ranges stay valid.
+        for statement in lets::scan(text).into_iter().rev() {
+            if threshold_names.contains(&statement.name) {
+                masked.replace_range(statement.value_range, "");
+                thresholds.insert(statement.name, statement.value_text);
+            }
+        }
+        let mut query: Vec<String> = (masked.lines().skip(raw.body_line.saturating_sub(1)))
             .map(|line| line.trim_end().to_string())
             .collect();
         while query.last().is_some_and(String::is_empty) {
@@ -50,6 +65,7 @@ impl Snapshot {
             id,
             version,
             settings,
+            thresholds,
             query,
         })
     }
@@ -59,6 +75,16 @@ impl Snapshot {
         let mut changes = Vec::new();
         if self.query != before.query {
             changes.push("the query".to_string());
+        }
+        let names: std::collections::BTreeSet<&String> = self
+            .thresholds
+            .keys()
+            .chain(before.thresholds.keys())
+            .collect();
+        for name in names {
+            if self.thresholds.get(name) != before.thresholds.get(name) {
+                changes.push(format!("threshold `{name}`"));
+            }
         }
         let keys: std::collections::BTreeSet<&String> =
             self.settings.keys().chain(before.settings.keys()).collect();
@@ -83,9 +109,11 @@ pub fn compare(
     repository.verify(revision)?;
     let mut before = Vec::new();
     for root in roots {
-        for relative in repository.kql_files_at(revision, &repository.relative(root)?)? {
+        let root_relative = repository.relative(root)?;
+        for relative in repository.kql_files_at(revision, &root_relative)? {
             let text = repository.file_at(revision, &relative)?;
-            before.extend(Snapshot::read(relative, &text));
+            let shown = shown_under(root, &root_relative, &relative);
+            before.extend(Snapshot::read(relative, &text).map(|old| (shown, old)));
         }
     }
     let mut now = Vec::new();
@@ -100,28 +128,36 @@ pub fn compare(
         let Some(current) = now.iter().find(|s| s.id == check.id) else {
             continue;
         };
-        match before.iter().find(|old| old.id == check.id) {
-            Some(old) => diagnostics.extend(version_rule(revision, check, current, old)),
+        match before.iter().find(|(_, old)| old.id == check.id) {
+            Some((_, old)) => diagnostics.extend(version_rule(revision, check, current, old)),
             None => diagnostics.extend(renamed(revision, check, current, &before, &now)),
         }
     }
-    for old in &before {
+    for (shown, old) in &before {
         let still_there = now.iter().any(|current| current.id == old.id);
         let renamed_in_place = now.iter().any(|current| current.relative == old.relative);
         if !still_there && !renamed_in_place {
             diagnostics.push(Diagnostic::warning(
-                &repository.shown(&old.relative),
+                shown,
                 (0, 0),
                 code::ID_REMOVED,
                 format!(
-                    "check `{}` existed at `{revision}` and is gone; if that is intended, remove \
-                     the rules and results that use it",
+                    "check `{}` existed at `{revision}` and is no longer in the catalog",
                     old.id
                 ),
             ));
         }
     }
     Ok(diagnostics)
+}
+
+/// A file of the revision shown the way the files found under `root` are: `root` as given,
+/// joined with the file's path below it.
+fn shown_under(root: &Path, root_relative: &Path, relative: &Path) -> PathBuf {
+    match relative.strip_prefix(root_relative) {
+        Ok(below) if !below.as_os_str().is_empty() => root.join(below),
+        _ => root.to_path_buf(),
+    }
 }
 
 fn version_rule(
@@ -163,10 +199,12 @@ fn renamed(
     revision: &str,
     check: &Check,
     current: &Snapshot,
-    before: &[Snapshot],
+    before: &[(PathBuf, Snapshot)],
     now: &[Snapshot],
 ) -> Option<Diagnostic> {
-    let old = before.iter().find(|old| old.relative == current.relative)?;
+    let (_, old) = before
+        .iter()
+        .find(|(_, old)| old.relative == current.relative)?;
     if now.iter().any(|other| other.id == old.id) {
         return None;
     }
@@ -192,7 +230,6 @@ fn field_position(check: &Check, key: &str) -> (usize, usize) {
 /// The git repository the checks live in, driven through the `git` command.
 struct Repository {
     top: PathBuf,
-    current_dir: PathBuf,
 }
 
 impl Repository {
@@ -215,12 +252,8 @@ impl Repository {
             ))
         })?;
         let top = String::from_utf8_lossy(&top).trim().to_string();
-        let current_dir = std::env::current_dir()
-            .and_then(std::fs::canonicalize)
-            .unwrap_or_default();
         Ok(Repository {
             top: std::fs::canonicalize(&top).unwrap_or_else(|_| top.into()),
-            current_dir,
         })
     }
 
@@ -260,15 +293,6 @@ impl Repository {
                     self.top.display()
                 ))
             })
-    }
-
-    /// How a repository path is shown: relative to the current folder when inside it.
-    fn shown(&self, relative: &Path) -> PathBuf {
-        let absolute = self.top.join(relative);
-        match absolute.strip_prefix(&self.current_dir) {
-            Ok(inside) => inside.to_path_buf(),
-            Err(_) => absolute,
-        }
     }
 
     fn kql_files_at(&self, revision: &str, under: &Path) -> Result<Vec<PathBuf>> {
@@ -330,7 +354,8 @@ fn git(folder: &Path, args: &[&str]) -> std::result::Result<Vec<u8>, String> {
 mod tests {
     use super::*;
 
-    const CHECK: &str = "// id: a\n// version: 1.0.0\n// title: T\n// tables: X\nX | take 1\n";
+    const CHECK: &str = "// id: a\n// version: 1.0.0\n// title: T\n// tables: X\n\
+        // thresholds: limit\nlet limit = 1h;\nX | where TimeGenerated > ago(limit) | take 1\n";
 
     fn snapshot(text: &str) -> Snapshot {
         Snapshot::read("q/a.kql".into(), text).unwrap()
@@ -346,6 +371,18 @@ mod tests {
     }
 
     #[test]
+    fn files_of_the_revision_are_shown_under_the_root_as_given() {
+        let shown = shown_under(Path::new("./q"), Path::new("a/q"), Path::new("a/q/x/y.kql"));
+        assert_eq!(shown, Path::new("./q/x/y.kql"));
+        let file = shown_under(
+            Path::new("q/y.kql"),
+            Path::new("q/y.kql"),
+            Path::new("q/y.kql"),
+        );
+        assert_eq!(file, Path::new("q/y.kql"));
+    }
+
+    #[test]
     fn query_and_settings_changes_are_named() {
         let before = snapshot(CHECK);
         let edited = CHECK
@@ -354,6 +391,11 @@ mod tests {
         assert_eq!(
             snapshot(&edited).changes_since(&before),
             ["the query", "`tables`"]
+        );
+        let edited = CHECK.replace("limit = 1h", "limit = 2h");
+        assert_eq!(
+            snapshot(&edited).changes_since(&before),
+            ["threshold `limit`"]
         );
     }
 }
