@@ -47,6 +47,10 @@ impl Run {
 
 /// Runs `sentinel-kms lint ARGS` in `dir` with the analyser at `analyzer` (None: unset).
 fn lint_in(dir: &Path, args: &[&str], analyzer: Option<&Path>) -> Run {
+    run(&mut lint_command(dir, args, analyzer))
+}
+
+fn lint_command(dir: &Path, args: &[&str], analyzer: Option<&Path>) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sentinel-kms"));
     command
         .arg("lint")
@@ -58,6 +62,10 @@ fn lint_in(dir: &Path, args: &[&str], analyzer: Option<&Path>) -> Run {
     if let Some(package) = analyzer {
         command.env(ANALYZER_VAR, package);
     }
+    command
+}
+
+fn run(command: &mut Command) -> Run {
     let Output {
         status,
         stdout,
@@ -267,6 +275,42 @@ fn without_the_analyser_the_other_checks_run_and_the_skip_is_said_once() {
 
     let required = lint_in(&root, &["queries", "--require-analyzer"], Some(&missing));
     assert_eq!(required.code, 2, "{}", required.stdout);
+}
+
+#[test]
+fn without_node_or_with_a_broken_package_the_run_says_so() {
+    let root = repository_root();
+    let mut without_node = lint_command(&root, &["queries"], Some(&analyzer_package()));
+    let no_node = run(without_node.env("PATH", "/nonexistent"));
+    assert_eq!(no_node.code, 0, "{}", no_node.stderr);
+    assert!(
+        no_node
+            .stdout
+            .contains("; KQL NOT analysed: Node.js (`node`) is not on PATH; to analyse"),
+        "{}",
+        no_node.stdout
+    );
+
+    // A folder that looks like the package but cannot be loaded: the analyser fails (exit 3)
+    // unless something else is wrong (exit 1).
+    let fake = tempfile::tempdir().unwrap();
+    std::fs::write(fake.path().join("Kusto.Language.Bridge.min.js"), "").unwrap();
+    let failed = lint_in(&root, &["queries"], Some(fake.path()));
+    assert_eq!(failed.code, 3, "{}", failed.stdout);
+    assert!(
+        failed
+            .stdout
+            .contains("; KQL NOT analysed: the analyser failed: `node` exited with"),
+        "{}",
+        failed.stdout
+    );
+    assert!(failed.stdout.contains("bridge.min.js"), "{}", failed.stdout);
+    let with_findings = lint_in(
+        &root,
+        &["tests/lint/missing-header-field.kql"],
+        Some(fake.path()),
+    );
+    assert_eq!(with_findings.code, 1, "{}", with_findings.stdout);
 }
 
 #[test]
