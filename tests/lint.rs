@@ -189,7 +189,8 @@ fn json_gives_each_diagnostic_with_its_position_and_the_result_schema() {
             "column": 19,
             "severity": "error",
             "code": "KS142",
-            "message": "The name 'Regoin' does not refer to any known column, table, variable or function."
+            "message": "The name 'Regoin' does not refer to any known column, table, variable or \
+                        function."
         })
     );
     assert_eq!(document["diagnostics"][0]["code"], "output-column");

@@ -27,7 +27,8 @@ function workspaceGlobals(language, tables) {
     const columns = table.columns.map((column) => {
       const type = symbols.ScalarTypes.GetSymbol(column.type);
       if (type === null) {
-        throw new Error(`table ${table.name}: column ${column.name} has unknown type ${column.type}`);
+        const where = `table ${table.name}, column ${column.name}`;
+        throw new Error(`${where}: unknown type ${column.type}`);
       }
       return new symbols.ColumnSymbol(column.name, type);
     });

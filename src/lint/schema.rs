@@ -114,7 +114,8 @@ fn read_folder(folder: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>> {
 fn parse_table(path: &Path, bytes: &[u8]) -> Result<Table> {
     let file: TableFile = serde_json::from_slice(bytes).map_err(|error| {
         Error::usage(format!(
-            "table schema `{}` is not {{\"Name\", \"Properties\": [{{\"name\", \"type\"}}]}}: {error}",
+            "table schema `{}` is not {{\"Name\", \"Properties\": [{{\"name\", \"type\"}}]}}: \
+             {error}",
             path.display()
         ))
     })?;
@@ -242,7 +243,8 @@ mod tests {
                 "column `A` has type `String`, not one of bool, datetime",
             ),
             (
-                r#"{"Name": "T", "Properties": [{"name": "A", "type": "long"}, {"name": "A", "type": "long"}]}"#,
+                r#"{"Name": "T", "Properties": [
+                    {"name": "A", "type": "long"}, {"name": "A", "type": "long"}]}"#,
                 "column `A` is listed twice",
             ),
             (
