@@ -239,9 +239,9 @@ fn without_the_analyser_the_other_checks_run_and_the_skip_is_said_once() {
     assert_eq!(
         summary,
         format!(
-            "lint: 10 check files, 4 errors; KQL NOT analysed: SENTINEL_KMS_KUSTO_ANALYZER is \
+            "lint: 10 check files, 4 errors; KQL analysis skipped: SENTINEL_KMS_KUSTO_ANALYZER is \
              `{}`, which holds no Kusto.Language.Bridge.min.js (it should name the \
-             @kusto/language-service-next package folder); to analyse it, install Node.js 20 and \
+             @kusto/language-service-next package folder); to enable it, install Node.js 20 and \
              run `npm ci` at the repository root (scripts/env.sh does), or set \
              SENTINEL_KMS_KUSTO_ANALYZER to the package's folder",
             missing.display()
@@ -253,13 +253,15 @@ fn without_the_analyser_the_other_checks_run_and_the_skip_is_said_once() {
     let clean = lint_in(&root, &["queries"], Some(&missing));
     assert_eq!(clean.code, 0);
     assert_eq!(
-        clean.stdout.matches("KQL NOT analysed").count(),
+        clean.stdout.matches("KQL analysis skipped").count(),
         1,
         "{}",
         clean.stdout
     );
     assert!(
-        clean.stdout.contains(", no problems; KQL NOT analysed: "),
+        clean
+            .stdout
+            .contains(", no problems; KQL analysis skipped: "),
         "{}",
         clean.stdout
     );
@@ -268,7 +270,7 @@ fn without_the_analyser_the_other_checks_run_and_the_skip_is_said_once() {
     assert_eq!(json.code, 0);
     assert_eq!(json.json()["analyzer"]["status"], "skipped");
     assert_eq!(
-        json.stderr.matches("KQL not analysed").count(),
+        json.stderr.matches("KQL analysis skipped").count(),
         1,
         "{}",
         json.stderr
@@ -287,7 +289,7 @@ fn without_node_or_with_a_broken_package_the_run_says_so() {
     assert!(
         no_node
             .stdout
-            .contains("; KQL NOT analysed: Node.js (`node`) is not on PATH; to analyse"),
+            .contains("; KQL analysis skipped: Node.js (`node`) is not on PATH; to enable"),
         "{}",
         no_node.stdout
     );
@@ -301,7 +303,7 @@ fn without_node_or_with_a_broken_package_the_run_says_so() {
     assert!(
         failed
             .stdout
-            .contains("; KQL NOT analysed: the analyser failed: `node` exited with"),
+            .contains("; KQL analysis failed: `node` exited with"),
         "{}",
         failed.stdout
     );

@@ -80,7 +80,7 @@ pub fn run(args: &LintArgs) -> Result<u8> {
         LintFormat::Json => {
             if let AnalyzerStatus::Skipped { reason } = &report.analyzer {
                 tracing::warn!(
-                    "KQL not analysed: {reason}; to analyse it, {}",
+                    "KQL analysis skipped: {reason}; to enable it, {}",
                     analyzer::HOW_TO_ENABLE
                 );
             }

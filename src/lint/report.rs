@@ -64,11 +64,11 @@ pub fn render_text(report: &LintReport<'_>) -> String {
     let analysis = match &report.analyzer {
         AnalyzerStatus::Ran { version } => format!("KQL analysed with {PACKAGE} {version}"),
         AnalyzerStatus::Skipped { reason } => format!(
-            "KQL NOT analysed: {reason}; to analyse it, {}",
+            "KQL analysis skipped: {reason}; to enable it, {}",
             crate::lint::analyzer::HOW_TO_ENABLE
         ),
         AnalyzerStatus::Failed { reason } => {
-            format!("KQL NOT analysed: the analyser failed: {reason}")
+            format!("KQL analysis failed: {reason}")
         }
     };
     text.push_str(&format!("lint: {files}, {findings}; {analysis}\n"));
@@ -160,8 +160,8 @@ mod tests {
         let text = render_text(&report(&[], skipped));
         assert!(
             text.starts_with(
-                "lint: 2 check files, no problems; KQL NOT analysed: Node.js (`node`) is not on \
-                 PATH; to analyse it, install Node.js 20"
+                "lint: 2 check files, no problems; KQL analysis skipped: Node.js (`node`) is not on \
+                 PATH; to enable it, install Node.js 20"
             ),
             "{text}"
         );
