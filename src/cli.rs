@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the checks against one or more workspaces and report a verdict per check and group.
-    Validate(ValidateArgs),
+    Validate(Box<ValidateArgs>),
     /// Print the catalog of checks: id, version, title, tables.
     List(ListArgs),
     /// Find broken checks offline: headers, KQL against the table schemas (Microsoft's Kusto
@@ -93,9 +93,24 @@ pub enum LintFormat {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Workspace ID (a GUID; the "Workspace ID" on the workspace's Overview page). Repeatable.
-    #[arg(long = "workspace", value_name = "GUID", required = true, value_parser = parse_workspace_id)]
+    /// Workspace ID (a GUID; the "Workspace ID" on the workspace's Overview page). Repeatable;
+    /// required unless the config file lists workspaces.
+    #[arg(long = "workspace", value_name = "GUID", value_parser = parse_workspace_id)]
     pub workspaces: Vec<String>,
+
+    /// A TOML file listing workspaces and the AWS accounts and regions each should receive
+    /// findings from (see the README).
+    #[arg(long, value_name = "FILE", env = "SENTINEL_KMS_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// An AWS account and region that must deliver findings, as ACCOUNT/REGION
+    /// (e.g. 111122223333/eu-west-1). Repeatable; applies to every workspace.
+    #[arg(long = "expect", value_name = "ACCOUNT/REGION", value_parser = parse_expected)]
+    pub expect: Vec<String>,
+
+    /// Leave out this check (by id). Repeatable.
+    #[arg(long = "skip", value_name = "ID")]
+    pub skip: Vec<String>,
 
     #[command(flatten)]
     pub catalog: CatalogArgs,
@@ -144,6 +159,10 @@ pub struct ValidateArgs {
     /// Queries in flight at once; the service runs 5 per user and queues the rest.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=5))]
     pub concurrency: u64,
+}
+
+fn parse_expected(text: &str) -> Result<String, String> {
+    crate::config::Expected::parse(text).map(|_| text.trim().to_string())
 }
 
 fn parse_workspace_id(text: &str) -> Result<String, String> {

@@ -103,10 +103,15 @@ pub fn human(span: TimeDelta) -> String {
             "<1s".into()
         };
     }
-    let units = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)];
+    // Seconds matter only in spans under a minute.
+    let units: &[(&str, i64)] = if total >= 60 {
+        &[("d", 86_400), ("h", 3_600), ("m", 60)]
+    } else {
+        &[("s", 1)]
+    };
     let mut remaining = total;
     let mut pieces = Vec::new();
-    for (name, size) in units {
+    for &(name, size) in units {
         let count = remaining / size;
         remaining %= size;
         if count > 0 {

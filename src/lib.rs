@@ -25,7 +25,7 @@ use error::{Error, Result};
 /// Runs one command and returns its exit code.
 pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Validate(args) => validate::run(args).await,
+        Command::Validate(args) => validate::run(*args).await,
         Command::Lint(args) => lint::run(&args),
         Command::List(args) => {
             let checks = validate::load_catalog(&args.catalog)?;
@@ -40,3 +40,6 @@ pub async fn run(cli: Cli) -> Result<u8> {
         }
     }
 }
+pub mod config;
+pub mod coverage;
+pub mod diagnose;

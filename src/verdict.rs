@@ -52,6 +52,8 @@ pub struct Verdict {
     pub lag_seconds: Option<i64>,
     pub message: String,
     pub remedy: Option<String>,
+    /// The values the verdict rests on (ARNs, codes, counts, times), by column name.
+    pub evidence: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Verdict {
@@ -78,6 +80,7 @@ impl Verdict {
             lag_seconds: None,
             message,
             remedy: None,
+            evidence: serde_json::Map::new(),
         }
     }
 

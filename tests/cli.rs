@@ -16,9 +16,13 @@ fn list_prints_the_catalog() {
 
     let run = sentinel_kms(&["list", "--format", "json"]);
     let document: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let check = &document["checks"][0];
-    assert_eq!(check["id"], "guardduty-freshness");
-    assert_eq!(check["version"], "1.0.0");
+    let checks = document["checks"].as_array().unwrap();
+    assert!(checks.len() >= 8, "{checks:?}");
+    let check = checks
+        .iter()
+        .find(|c| c["id"] == "guardduty-freshness")
+        .unwrap();
+    assert_eq!(check["version"], "1.1.0");
     assert_eq!(
         check["group_by"],
         serde_json::json!(["AccountId", "Region"])
@@ -163,7 +167,10 @@ fn several_workspaces_each_get_their_verdicts() {
     let second = "00000000-0000-0000-0000-000000000002";
     let workspace = LocalWorkspace::start("region-stopped");
     // The server serves only the first id, so the second is an unknown workspace.
-    let run = validate(&workspace, &["--workspace", second]);
+    let run = validate(
+        &workspace,
+        &["--workspace", second, "--check", "guardduty-freshness"],
+    );
     assert_eq!(run.code, 1, "{}", run.stdout);
     let document = run.json();
     assert_eq!(
@@ -188,8 +195,17 @@ fn several_workspaces_each_get_their_verdicts() {
 fn a_threshold_override_changes_the_verdict() {
     let workspace = LocalWorkspace::start("region-stopped");
     // With three days allowed, the region silent for two days is no longer stale.
-    let run = validate(&workspace, &["--set", "guardduty-freshness.stale_after=3d"]);
+    let run = validate(
+        &workspace,
+        &[
+            "--check",
+            "guardduty-freshness",
+            "--set",
+            "guardduty-freshness.stale_after=3d",
+        ],
+    );
     assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.json()["checks"][0]["id"], "guardduty-freshness");
     assert_eq!(run.json()["checks"][0]["thresholds"]["stale_after"], "3d");
 }
 
@@ -200,7 +216,14 @@ fn an_overridden_lookback_is_rewritten_into_the_query_sent() {
     // lookback the query itself finds no rows at all.
     let run = validate(
         &workspace,
-        &["--set", "lookback=2d", "--set", "stale_after=1d"],
+        &[
+            "--check",
+            "guardduty-freshness",
+            "--set",
+            "lookback=2d",
+            "--set",
+            "stale_after=1d",
+        ],
     );
     assert_eq!(run.code, 1);
     let verdicts = run.verdicts();

@@ -5,7 +5,17 @@ mod common;
 
 use std::time::Duration;
 
-use common::{LocalWorkspace, TOKEN, WORKSPACE, sentinel_kms, sentinel_kms_env, validate};
+use common::{LocalWorkspace, TOKEN, WORKSPACE, sentinel_kms, sentinel_kms_env};
+
+/// `validate --format json` of one check, so that request counts and verdicts are per query;
+/// with `--queries`, the checks of that folder.
+fn validate(workspace: &LocalWorkspace, extra: &[&str]) -> common::RunResult {
+    let mut args = extra.to_vec();
+    if !extra.contains(&"--queries") {
+        args.extend(["--check", "guardduty-freshness"]);
+    }
+    common::validate(workspace, &args)
+}
 
 /// The first verdict of a JSON run.
 fn first(run: &common::RunResult) -> serde_json::Value {
@@ -125,6 +135,8 @@ fn permission_and_identity_failures_say_what_to_grant() {
     let run = sentinel_kms_env(
         &[
             "validate",
+            "--check",
+            "guardduty-freshness",
             "--workspace",
             WORKSPACE,
             "--endpoint",
@@ -145,6 +157,8 @@ fn an_unknown_workspace_is_not_found() {
     let other = "11111111-2222-3333-4444-555555555555";
     let run = sentinel_kms(&[
         "validate",
+        "--check",
+        "guardduty-freshness",
         "--workspace",
         other,
         "--endpoint",
@@ -190,6 +204,8 @@ fn connection_refused_is_a_network_error_in_bounded_time() {
     // Port 9 (discard) on loopback: nothing listens there in a test sandbox.
     let run = sentinel_kms(&[
         "validate",
+        "--check",
+        "guardduty-freshness",
         "--workspace",
         WORKSPACE,
         "--endpoint",
@@ -240,10 +256,7 @@ fn two_check_catalog() -> tempfile::TempDir {
             "// id: guardduty-freshness",
             "// id: guardduty-freshness-copy",
         )
-        .replace(
-            "let stale_after = 24h;",
-            "let stale_after = 24h; // second copy",
-        );
+        .replace("let lookback = 14d;", "let lookback = 14d; // second copy");
     std::fs::write(dir.path().join("b.kql"), second).unwrap();
     dir
 }
@@ -289,6 +302,8 @@ fn the_token_never_reaches_output_or_logs() {
         let run = sentinel_kms_env(
             &[
                 "validate",
+                "--check",
+                "guardduty-freshness",
                 "--workspace",
                 WORKSPACE,
                 "--endpoint",

@@ -4,6 +4,13 @@ mod common;
 
 use common::{LocalWorkspace, WORKSPACE, validate};
 
+/// `validate --format json` of the freshness check alone.
+fn freshness(workspace: &LocalWorkspace, extra: &[&str]) -> common::RunResult {
+    let mut args = vec!["--check", "guardduty-freshness"];
+    args.extend_from_slice(extra);
+    validate(workspace, &args)
+}
+
 fn triples(list: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
     list.iter()
         .map(|(g, s, r)| (g.to_string(), s.to_string(), r.to_string()))
@@ -13,7 +20,7 @@ fn triples(list: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
 #[test]
 fn healthy_flow_is_healthy_for_every_account_and_region() {
     let workspace = LocalWorkspace::start("healthy");
-    let run = validate(&workspace, &[]);
+    let run = freshness(&workspace, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.verdicts(),
@@ -26,7 +33,7 @@ fn healthy_flow_is_healthy_for_every_account_and_region() {
     let document = run.json();
     let first = &document["results"][0];
     assert_eq!(first["check"], "guardduty-freshness");
-    assert_eq!(first["check_version"], "1.0.0");
+    assert_eq!(first["check_version"], "1.1.0");
     assert_eq!(first["workspace"], WORKSPACE);
     assert_eq!(
         first["group"],
@@ -46,7 +53,7 @@ fn healthy_flow_is_healthy_for_every_account_and_region() {
 #[test]
 fn late_rows_are_lag_and_fail_past_the_failure_level() {
     let workspace = LocalWorkspace::start("lag");
-    let run = validate(&workspace, &[]);
+    let run = freshness(&workspace, &[]);
     let verdicts = run.verdicts();
     let late: Vec<_> = verdicts
         .iter()
@@ -68,7 +75,7 @@ fn late_rows_are_lag_and_fail_past_the_failure_level() {
     assert_eq!(lagging["fails"], false);
 
     // Lowering the failure level below the lag makes the same data fail the run.
-    let strict = validate(&workspace, &["--set", "lag_failure=2h"]);
+    let strict = freshness(&workspace, &["--set", "lag_failure=2h"]);
     assert_eq!(strict.code, 1);
     assert!(
         strict
@@ -81,7 +88,7 @@ fn late_rows_are_lag_and_fail_past_the_failure_level() {
 #[test]
 fn an_empty_table_is_never_seen() {
     let workspace = LocalWorkspace::start("empty-table");
-    let run = validate(&workspace, &[]);
+    let run = freshness(&workspace, &[]);
     assert_eq!(run.code, 1);
     assert_eq!(run.verdicts(), triples(&[("-", "no_data", "never_seen")]));
     let result = &run.json()["results"][0];
@@ -93,7 +100,7 @@ fn an_empty_table_is_never_seen() {
 #[test]
 fn a_missing_table_is_no_data_not_an_error() {
     let workspace = LocalWorkspace::start("table-missing");
-    let run = validate(&workspace, &[]);
+    let run = freshness(&workspace, &[]);
     assert_eq!(run.code, 1);
     assert_eq!(
         run.verdicts(),
@@ -110,7 +117,7 @@ fn a_missing_table_is_no_data_not_an_error() {
 #[test]
 fn one_stopped_region_is_stale_while_the_others_flow() {
     let workspace = LocalWorkspace::start("region-stopped");
-    let run = validate(&workspace, &[]);
+    let run = freshness(&workspace, &[]);
     assert_eq!(run.code, 1);
     assert_eq!(
         run.verdicts(),
@@ -136,7 +143,7 @@ fn one_stopped_region_is_stale_while_the_others_flow() {
 #[test]
 fn everything_stopped_three_days_ago_is_stale_since_then() {
     let workspace = LocalWorkspace::start("all-stopped");
-    let run = validate(&workspace, &[]);
+    let run = freshness(&workspace, &[]);
     assert_eq!(run.code, 1);
     let verdicts = run.verdicts();
     assert_eq!(verdicts.len(), 3);
@@ -156,10 +163,12 @@ fn everything_stopped_three_days_ago_is_stale_since_then() {
 }
 
 #[test]
-fn the_table_report_names_the_stopped_region_and_its_remedy() {
+fn the_table_report_puts_the_diagnosis_before_the_verdicts() {
     let workspace = LocalWorkspace::start("region-stopped");
     let run = common::sentinel_kms(&[
         "validate",
+        "--check",
+        "guardduty-freshness",
         "--workspace",
         WORKSPACE,
         "--endpoint",
@@ -173,9 +182,18 @@ fn the_table_report_names_the_stopped_region_and_its_remedy() {
         "{}",
         run.stdout
     );
+    let diagnosis = run
+        .stdout
+        .find("Diagnosis 1: 1 of 3 account/region groups stopped while 2 keep flowing")
+        .unwrap_or_else(|| panic!("{}", run.stdout));
     assert!(
-        run.stdout
-            .contains("What to fix:\n1. guardduty-freshness [stale] 111122223333 / us-east-1"),
+        diagnosis < run.stdout.find('┌').unwrap(),
+        "the diagnosis comes first"
+    );
+    assert!(
+        run.stdout.contains(
+            "  - guardduty-freshness 111122223333 / us-east-1 (stale): nothing has arrived since"
+        ),
         "{}",
         run.stdout
     );

@@ -40,6 +40,11 @@ pub const KNOWN_KEYS: &[&str] = &[
     "classifier",
     "thresholds",
     "columns",
+    "finding",
+    "finding-status",
+    "finding-message",
+    "clear-message",
+    "when-missing",
 ];
 
 pub fn parse(path: &Path, text: &str) -> Result<RawHeader, Vec<CheckFileError>> {

@@ -36,6 +36,13 @@ impl Value {
         }
     }
 
+    pub fn as_number(self) -> Option<f64> {
+        match self {
+            Value::Number(number) => Some(number),
+            Value::Span(_) => None,
+        }
+    }
+
     pub fn as_span(self) -> Option<TimeDelta> {
         match self {
             Value::Span(span) => Some(span),

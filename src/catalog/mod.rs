@@ -22,14 +22,21 @@ const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// How a check's result rows are turned into verdicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Classifier {
-    /// Arrival of rows per group: never seen, stale since T, late, or fresh.
+    /// Arrival of rows per group: never seen, stale since T, quiet, late, or fresh.
     Freshness,
+    /// Each result row is something that went wrong (a denial, a failure, a change); no rows
+    /// is healthy.
+    Events,
+    /// One share of bad rows among all rows, against a maximum.
+    Share,
 }
 
 impl Classifier {
     fn parse(text: &str) -> Option<Classifier> {
         match text {
             "freshness" => Some(Classifier::Freshness),
+            "events" => Some(Classifier::Events),
+            "share" => Some(Classifier::Share),
             _ => None,
         }
     }
@@ -37,6 +44,8 @@ impl Classifier {
     pub fn name(self) -> &'static str {
         match self {
             Classifier::Freshness => "freshness",
+            Classifier::Events => "events",
+            Classifier::Share => "share",
         }
     }
 
@@ -44,6 +53,8 @@ impl Classifier {
     pub fn required_thresholds(self) -> &'static [&'static str] {
         match self {
             Classifier::Freshness => &["lookback", "lag_warning", "lag_failure", "stale_after"],
+            Classifier::Events => &["lookback"],
+            Classifier::Share => &["lookback", "max_share"],
         }
     }
 
@@ -51,6 +62,21 @@ impl Classifier {
     pub fn required_columns(self) -> &'static [&'static str] {
         match self {
             Classifier::Freshness => &["Rows", "LastArrival", "SinceLastArrival", "IngestionLag"],
+            Classifier::Events => &["Events", "FirstSeen", "LastSeen"],
+            Classifier::Share => &["Rows", "Bad"],
+        }
+    }
+
+    /// Whether the classifier reports findings, and so needs `finding` and `finding-message`.
+    pub fn reports_findings(self) -> bool {
+        matches!(self, Classifier::Events | Classifier::Share)
+    }
+
+    /// Thresholds that must hold a number rather than a timespan.
+    pub fn number_thresholds(self) -> &'static [&'static str] {
+        match self {
+            Classifier::Share => &["max_share"],
+            Classifier::Freshness | Classifier::Events => &[],
         }
     }
 }
@@ -77,6 +103,41 @@ impl Severity {
     }
 }
 
+/// What a missing table means for a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenMissing {
+    /// No data, and the run fails: the table should exist.
+    Fail,
+    /// No data, reported without failing: the table is optional.
+    Warn,
+    /// Could not evaluate: the check needs the table to see anything.
+    Blind,
+}
+
+impl WhenMissing {
+    fn parse(text: &str) -> Option<WhenMissing> {
+        match text {
+            "fail" => Some(WhenMissing::Fail),
+            "warn" => Some(WhenMissing::Warn),
+            "blind" => Some(WhenMissing::Blind),
+            _ => None,
+        }
+    }
+}
+
+/// How a check that reports findings names and words them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// The reason code of a finding, unless a row's `Reason` column says otherwise.
+    pub reason: String,
+    /// `no_data` (the default) or `lag`.
+    pub status: crate::verdict::Status,
+    /// One line per finding; `{Column}` is replaced by the row's value.
+    pub message: String,
+    /// The message when there is nothing to report.
+    pub clear_message: Option<String>,
+}
+
 /// A threshold: a leading `let` of the query that the header names as tunable.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
@@ -100,6 +161,9 @@ pub struct Check {
     pub classifier: Classifier,
     pub thresholds: Vec<Threshold>,
     pub columns: Vec<String>,
+    /// For checks that report findings: how they are named and worded.
+    pub finding: Option<Finding>,
+    pub when_missing: WhenMissing,
     /// Check-specific next steps, by verdict reason.
     pub remedies: BTreeMap<String, String>,
     /// Where the check came from, as shown in messages (`queries/…` for built-in checks).
@@ -406,6 +470,17 @@ pub fn parse_check(path: &Path, bytes: Vec<u8>) -> std::result::Result<Check, Ve
         }
         parsed
     });
+    let when_missing = match fields.optional("when-missing") {
+        None => WhenMissing::Fail,
+        Some(text) => WhenMissing::parse(&text).unwrap_or_else(|| {
+            fields.error(
+                "when-missing",
+                format!("when-missing `{text}` is not one of fail, warn, blind"),
+            );
+            WhenMissing::Fail
+        }),
+    };
+    let finding = parse_finding(&mut fields, classifier);
     let threshold_names = fields
         .optional("thresholds")
         .map(|v| header::list(&v))
@@ -469,14 +544,32 @@ pub fn parse_check(path: &Path, bytes: Vec<u8>) -> std::result::Result<Check, Ve
                         ),
                     );
                 }
-                Some(threshold) if threshold.value.as_span().is_none() => fields.errors.push(
-                    CheckFileError::new(
-                        path,
-                        threshold.line,
-                        format!("threshold `{needed}` must be a timespan such as `6h`"),
+                Some(threshold)
+                    if classifier.number_thresholds().contains(needed)
+                        && threshold.value.as_number().is_none() =>
+                {
+                    fields.errors.push(
+                        CheckFileError::new(
+                            path,
+                            threshold.line,
+                            format!("threshold `{needed}` must be a number such as `0.05`"),
+                        )
+                        .at_column(threshold.column),
                     )
-                    .at_column(threshold.column),
-                ),
+                }
+                Some(threshold)
+                    if !classifier.number_thresholds().contains(needed)
+                        && threshold.value.as_span().is_none() =>
+                {
+                    fields.errors.push(
+                        CheckFileError::new(
+                            path,
+                            threshold.line,
+                            format!("threshold `{needed}` must be a timespan such as `6h`"),
+                        )
+                        .at_column(threshold.column),
+                    )
+                }
                 _ => {}
             }
         }
@@ -529,6 +622,8 @@ pub fn parse_check(path: &Path, bytes: Vec<u8>) -> std::result::Result<Check, Ve
         classifier,
         thresholds,
         columns,
+        finding,
+        when_missing,
         remedies,
         path: path.to_path_buf(),
         text,
@@ -539,6 +634,53 @@ pub fn parse_check(path: &Path, bytes: Vec<u8>) -> std::result::Result<Check, Ve
     } else {
         Err(errors)
     }
+}
+
+/// The `finding*` keys: required for classifiers that report findings, refused elsewhere.
+fn parse_finding(fields: &mut Fields<'_>, classifier: Option<Classifier>) -> Option<Finding> {
+    let classifier = classifier?;
+    if !classifier.reports_findings() {
+        for key in [
+            "finding",
+            "finding-status",
+            "finding-message",
+            "clear-message",
+        ] {
+            if fields.raw.fields.contains_key(key) {
+                fields.error(
+                    key,
+                    format!("`{key}` is only for the events and share classifiers"),
+                );
+            }
+        }
+        return None;
+    }
+    let reason = fields.required("finding")?;
+    if !reason.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        fields.error(
+            "finding",
+            format!("finding `{reason}` must be a reason code: lowercase letters and `_`"),
+        );
+    }
+    let status = match fields.optional("finding-status").as_deref() {
+        None | Some("no_data") => crate::verdict::Status::NoData,
+        Some("lag") => crate::verdict::Status::Lag,
+        Some(other) => {
+            fields.error(
+                "finding-status",
+                format!("finding-status `{other}` is not one of no_data, lag"),
+            );
+            crate::verdict::Status::NoData
+        }
+    };
+    let message = fields.required("finding-message")?;
+    let clear_message = fields.optional("clear-message");
+    Some(Finding {
+        reason,
+        status,
+        message,
+        clear_message,
+    })
 }
 
 /// Thresholds that only make sense in one order: warning before failure, both inside the
@@ -570,6 +712,31 @@ fn check_threshold_order(check: &Check, errors: &mut Vec<CheckFileError>) {
     require("lag_warning", "lag_failure");
     require("stale_after", "lookback");
     require("lag_failure", "lookback");
+    if let Some(threshold) = check.thresholds.iter().find(|t| t.name == "max_share")
+        && !threshold
+            .value
+            .as_number()
+            .is_some_and(|share| share > 0.0 && share <= 1.0)
+    {
+        errors.push(CheckFileError::new(
+            &check.path,
+            threshold.line,
+            "threshold `max_share` must be a number above 0 and at most 1 (a share of rows)",
+        ));
+    }
+    if let Some(threshold) = check.thresholds.iter().find(|t| t.name == "silence_factor")
+        && !threshold
+            .value
+            .as_number()
+            .is_some_and(|factor| factor >= 1.0)
+    {
+        errors.push(CheckFileError::new(
+            &check.path,
+            threshold.line,
+            "threshold `silence_factor` must be a number of at least 1 (how many usual gaps of \
+             silence mean a group has stopped)",
+        ));
+    }
     for threshold in &check.thresholds {
         if threshold
             .value

@@ -1,22 +1,35 @@
-//! The freshness classifier: per group, when did rows last arrive, and how late were they?
+//! The freshness classifier: per group, when did rows last arrive, how late were they, and is
+//! the silence since then normal for this group?
 //!
 //! Reads `Rows` (rows that arrived in the lookback), `LastArrival` (newest arrival time),
-//! `SinceLastArrival` (now minus that, by the server's clock) and `IngestionLag` (newest arrival
-//! minus newest `TimeGenerated`). A threshold equal to the measured value counts as reached.
+//! `SinceLastArrival` (now minus that, by the server's clock), `IngestionLag` (newest arrival
+//! minus newest `TimeGenerated`) and, when the query has them, `FirstArrival` and `Batches`
+//! (distinct ten-minute arrival bins) to learn the group's rhythm.
+//!
+//! GuardDuty writes nothing when nothing happens, so silence alone is no fault. A group silent
+//! for less than `stale_after` is fresh. Beyond that, its own history decides: silent for
+//! `silence_factor` times its usual gap between arrivals, it has stopped (`stale`, a failure);
+//! otherwise it is `quiet` (reported, never a failure). A group with fewer than three arrival
+//! bins has no rhythm to judge by and is reported quiet. A threshold equal to the measured value
+//! counts as reached.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::remedy_text;
+use super::{Row, remedy_text};
 use crate::catalog::Check;
 use crate::client::{Cell, Table};
 use crate::duration::human;
 use crate::verdict::{Group, Status, Verdict};
+
+/// Fewer arrival bins than this say nothing about a group's rhythm.
+const MIN_BATCHES_FOR_RHYTHM: i64 = 3;
 
 struct Thresholds {
     lookback: TimeDelta,
     lag_warning: TimeDelta,
     lag_failure: TimeDelta,
     stale_after: TimeDelta,
+    silence_factor: Option<f64>,
 }
 
 impl Thresholds {
@@ -33,8 +46,22 @@ impl Thresholds {
             lag_warning: span("lag_warning"),
             lag_failure: span("lag_failure"),
             stale_after: span("stale_after"),
+            silence_factor: check
+                .threshold("silence_factor")
+                .and_then(|v| v.as_number()),
         }
     }
+}
+
+/// What one result row says, once its cells are read and typed.
+struct Reading {
+    rows: i64,
+    last_arrival: Option<DateTime<Utc>>,
+    since: Option<TimeDelta>,
+    lag: Option<TimeDelta>,
+    /// The group's usual gap between arrival bins, when its history shows one.
+    rhythm: Option<TimeDelta>,
+    batches: Option<i64>,
 }
 
 pub fn classify(check: &Check, workspace: &str, table: &Table, now: DateTime<Utc>) -> Vec<Verdict> {
@@ -46,92 +73,98 @@ pub fn classify(check: &Check, workspace: &str, table: &Table, now: DateTime<Utc
     table
         .rows
         .iter()
-        .map(|row| classify_row(check, workspace, table, row, &thresholds, now))
+        .map(|cells| {
+            let row = Row { table, cells };
+            let group = row.group(check);
+            let mut verdict = match read(&|name| row.cell(name)) {
+                Ok(reading) => judge(check, workspace, &reading, &thresholds, &group, now),
+                Err((column, expected)) => super::bad_result(
+                    check,
+                    workspace,
+                    format!("column `{column}` of the result is not {expected}"),
+                ),
+            };
+            verdict.group = group;
+            verdict.evidence = row.evidence(check);
+            verdict
+        })
         .collect()
 }
 
-fn classify_row(
+fn read<'a>(cell: &dyn Fn(&str) -> &'a Cell) -> Result<Reading, (&'static str, &'static str)> {
+    let count = |name: &'static str| match cell(name) {
+        Cell::Null => Ok(None),
+        other => other.as_i64().map(Some).ok_or((name, "a count")),
+    };
+    let rows = count("Rows")?.unwrap_or(0);
+    let batches = count("Batches")?;
+    let time = |name: &'static str| match cell(name) {
+        Cell::Null => Ok(None),
+        Cell::DateTime(time) => Ok(Some(*time)),
+        _ => Err((name, "a datetime")),
+    };
+    let last_arrival = time("LastArrival")?;
+    let first_arrival = time("FirstArrival")?;
+    let span = |name: &'static str| match cell(name) {
+        Cell::Null => Ok(None),
+        Cell::TimeSpan(span) => Ok(Some(*span)),
+        _ => Err((name, "a timespan")),
+    };
+    let since = span("SinceLastArrival")?;
+    let lag = span("IngestionLag")?;
+    let rhythm = match (first_arrival, last_arrival, batches) {
+        (Some(first), Some(last), Some(batches)) if batches >= MIN_BATCHES_FOR_RHYTHM => {
+            Some((last - first) / (batches as i32 - 1).max(1))
+        }
+        _ => None,
+    };
+    Ok(Reading {
+        rows,
+        last_arrival,
+        since,
+        lag,
+        rhythm,
+        batches,
+    })
+}
+
+fn judge(
     check: &Check,
     workspace: &str,
-    table: &Table,
-    row: &[Cell],
+    reading: &Reading,
     thresholds: &Thresholds,
+    group: &Option<Group>,
     now: DateTime<Utc>,
 ) -> Verdict {
-    let cell = |name: &str| table.column(name).map_or(&Cell::Null, |index| &row[index]);
-    let group: Option<Group> = (!check.group_by.is_empty()).then(|| {
-        check
-            .group_by
-            .iter()
-            .map(|name| (name.clone(), cell(name).to_text().unwrap_or_default()))
-            .collect()
-    });
-    let with_group = |mut verdict: Verdict| {
-        verdict.group = group.clone();
-        verdict
-    };
-
-    let rows = match cell("Rows") {
-        Cell::Null => 0,
-        other => match other.as_i64() {
-            Some(count) => count,
-            None => return with_group(wrong_type(check, workspace, "Rows", "a count")),
-        },
-    };
-    let last_arrival = match cell("LastArrival") {
-        Cell::Null => None,
-        Cell::DateTime(time) => Some(*time),
-        _ => return with_group(wrong_type(check, workspace, "LastArrival", "a datetime")),
-    };
-    let (since, lag) = match (
-        timespan(cell("SinceLastArrival")),
-        timespan(cell("IngestionLag")),
-    ) {
-        (Ok(since), Ok(lag)) => (since, lag),
-        (Err(()), _) => {
-            return with_group(wrong_type(
-                check,
-                workspace,
-                "SinceLastArrival",
-                "a timespan",
-            ));
-        }
-        (_, Err(())) => {
-            return with_group(wrong_type(check, workspace, "IngestionLag", "a timespan"));
-        }
-    };
-
-    let Some(last_arrival) = last_arrival.filter(|_| rows > 0) else {
-        return never_seen(check, workspace, group, thresholds);
+    let Some(last_arrival) = reading.last_arrival.filter(|_| reading.rows > 0) else {
+        return never_seen(check, workspace, group.clone(), thresholds);
     };
     // A clock ahead of the server's must not make old data look new: never below zero.
-    let since = since.unwrap_or(now - last_arrival).max(TimeDelta::zero());
-    let group_pairs = group.clone().unwrap_or_default();
+    let since = reading
+        .since
+        .unwrap_or(now - last_arrival)
+        .max(TimeDelta::zero());
+    let pairs = group.clone().unwrap_or_default();
     let mut verdict = if since >= thresholds.stale_after {
-        let mut verdict = Verdict::new(
+        silent(
             check,
             workspace,
-            Status::NoData,
-            "stale",
-            format!(
-                "nothing has arrived since {} ({} ago), longer than the {} allowed",
-                at(last_arrival),
-                human(since),
-                human(thresholds.stale_after)
-            ),
-        );
-        verdict.remedy =
-            remedy_text(check, "stale", &group_pairs).or_else(|| Some(default_remedy(check)));
-        verdict
+            reading,
+            since,
+            last_arrival,
+            thresholds,
+            &pairs,
+        )
     } else {
-        match lag {
+        match reading.lag {
             None => Verdict::new(
                 check,
                 workspace,
                 Status::Error,
                 "incomplete_row",
                 format!(
-                    "rows arrived (last at {}), but their ingestion lag is empty, so it cannot be judged",
+                    "rows arrived (last at {}), but their ingestion lag is empty, so it cannot \
+                     be judged",
                     at(last_arrival)
                 ),
             ),
@@ -142,15 +175,80 @@ fn classify_row(
                 since,
                 last_arrival,
                 thresholds,
-                &group_pairs,
+                &pairs,
             ),
         }
     };
     verdict.last_seen = Some(last_arrival);
-    if let Some(lag) = lag {
+    if let Some(lag) = reading.lag {
         verdict.lag_seconds = Some(lag.num_seconds().max(0));
     }
-    with_group(verdict)
+    verdict
+}
+
+/// A group silent for `stale_after` or more: stopped, or quiet by its own history.
+fn silent(
+    check: &Check,
+    workspace: &str,
+    reading: &Reading,
+    since: TimeDelta,
+    last_arrival: DateTime<Utc>,
+    thresholds: &Thresholds,
+    group: &[(String, String)],
+) -> Verdict {
+    let silence = format!(
+        "nothing has arrived since {} ({} ago)",
+        at(last_arrival),
+        human(since)
+    );
+    let stopped = match (thresholds.silence_factor, reading.rhythm) {
+        // Without a factor, the fixed threshold alone decides.
+        (None, _) => Some(format!(
+            "longer than the {} allowed",
+            human(thresholds.stale_after)
+        )),
+        (Some(factor), Some(rhythm))
+            if since.as_seconds_f64() >= factor * rhythm.as_seconds_f64() =>
+        {
+            Some(format!(
+                "it usually receives rows every {}, so it has stopped",
+                human(rhythm)
+            ))
+        }
+        _ => None,
+    };
+    if let Some(why) = stopped {
+        let mut verdict = Verdict::new(
+            check,
+            workspace,
+            Status::NoData,
+            "stale",
+            format!("{silence}; {why}"),
+        );
+        verdict.remedy = remedy_text(check, "stale", group).or_else(|| Some(default_remedy(check)));
+        return verdict;
+    }
+    let rhythm = match reading.rhythm {
+        Some(rhythm) => format!(
+            "normal for this group, which receives rows about every {}",
+            human(rhythm)
+        ),
+        None => format!(
+            "too few arrivals ({} in {}) to know this group's rhythm",
+            reading.batches.unwrap_or(reading.rows),
+            human(thresholds.lookback)
+        ),
+    };
+    let mut verdict = Verdict::new(
+        check,
+        workspace,
+        Status::NoData,
+        "quiet",
+        format!("{silence}: {rhythm}"),
+    );
+    verdict.fails = false;
+    verdict.remedy = remedy_text(check, "quiet", group);
+    verdict
 }
 
 fn lag_verdict(
@@ -227,23 +325,6 @@ fn never_seen(
         remedy_text(check, "never_seen", &pairs).or_else(|| Some(default_remedy(check)));
     verdict.group = group;
     verdict
-}
-
-fn wrong_type(check: &Check, workspace: &str, column: &str, expected: &str) -> Verdict {
-    super::bad_result(
-        check,
-        workspace,
-        format!("column `{column}` of the result is not {expected}"),
-    )
-}
-
-/// A timespan cell: `Ok(None)` for null, `Err` for a value of another type.
-fn timespan(cell: &Cell) -> Result<Option<TimeDelta>, ()> {
-    match cell {
-        Cell::Null => Ok(None),
-        Cell::TimeSpan(span) => Ok(Some(*span)),
-        _ => Err(()),
-    }
 }
 
 fn at(time: DateTime<Utc>) -> String {

@@ -4,13 +4,16 @@
 //! data. A failed query is an `error` verdict, never `no_data`; a missing table is `no_data`
 //! with reason `table_missing`; a partial result is never `healthy`.
 
+mod events;
 mod freshness;
+mod share;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::catalog::{Check, Classifier};
-use crate::client::{QueryFailure, QueryResult, Table};
-use crate::verdict::{Status, Verdict};
+use crate::catalog::{Check, Classifier, Finding, WhenMissing};
+use crate::client::{Cell, QueryFailure, QueryResult, Table};
+use crate::duration::human;
+use crate::verdict::{Group, Status, Verdict};
 
 /// Classifies the outcome of running `check` in `workspace`.
 pub fn classify(
@@ -33,8 +36,18 @@ pub fn classify(
     if let Some(missing) = missing_columns(check, table) {
         return vec![bad_result(check, workspace, missing)];
     }
-    let mut verdicts = match check.classifier {
-        Classifier::Freshness => freshness::classify(check, workspace, table, now),
+    let mut verdicts = match (check.classifier, &check.finding) {
+        (Classifier::Freshness, _) => freshness::classify(check, workspace, table, now),
+        (Classifier::Events, Some(finding)) => events::classify(check, finding, workspace, table),
+        (Classifier::Share, Some(finding)) => share::classify(check, finding, workspace, table),
+        // The catalog refuses an events or share check without its `finding`.
+        (Classifier::Events | Classifier::Share, None) => {
+            vec![bad_result(
+                check,
+                workspace,
+                "the check has no `finding` in its header".into(),
+            )]
+        }
     };
     if let Some(partial) = &result.partial {
         for verdict in &mut verdicts {
@@ -101,21 +114,7 @@ fn failure_verdict(check: &Check, workspace: &str, failure: &QueryFailure) -> Ve
             .iter()
             .any(|table| table.eq_ignore_ascii_case(name))
     {
-        let mut verdict = Verdict::new(
-            check,
-            workspace,
-            Status::NoData,
-            "table_missing",
-            format!(
-                "table {name} does not exist in this workspace: no row has ever been written to it"
-            ),
-        );
-        verdict.remedy = Some(remedy_text(check, "table_missing", &[]).unwrap_or_else(|| {
-            format!(
-                "Connect the data source that writes {name}; the table appears with its first row."
-            )
-        }));
-        return verdict;
+        return table_missing(check, workspace, name);
     }
     let message = format!(
         "could not evaluate `{}` in workspace {workspace}: {failure}",
@@ -124,6 +123,129 @@ fn failure_verdict(check: &Check, workspace: &str, failure: &QueryFailure) -> Ve
     let mut verdict = Verdict::new(check, workspace, Status::Error, failure.reason(), message);
     verdict.remedy = Some(failure_remedy(check, workspace, failure));
     verdict
+}
+
+/// The verdict for a table the workspace does not have, as the check's `when-missing` says.
+fn table_missing(check: &Check, workspace: &str, name: &str) -> Verdict {
+    let (status, fails, message) = match check.when_missing {
+        WhenMissing::Fail | WhenMissing::Warn => (
+            Status::NoData,
+            check.when_missing == WhenMissing::Fail,
+            format!(
+                "table {name} does not exist in this workspace: no row has ever been written to it"
+            ),
+        ),
+        WhenMissing::Blind => (
+            Status::Error,
+            false,
+            format!(
+                "could not evaluate `{}` in workspace {workspace}: table {name} does not exist, and \
+                 this check sees nothing without it",
+                check.id
+            ),
+        ),
+    };
+    let mut verdict = Verdict::new(check, workspace, status, "table_missing", message);
+    verdict.fails = fails;
+    verdict.remedy = Some(remedy_text(check, "table_missing", &[]).unwrap_or_else(|| {
+        format!("Connect the data source that writes {name}; the table appears with its first row.")
+    }));
+    verdict
+}
+
+/// One result row with its table, for reading cells by column name.
+struct Row<'a> {
+    table: &'a Table,
+    cells: &'a [Cell],
+}
+
+impl Row<'_> {
+    fn cell(&self, name: &str) -> &Cell {
+        self.table
+            .column(name)
+            .map_or(&Cell::Null, |index| &self.cells[index])
+    }
+
+    fn group(&self, check: &Check) -> Option<Group> {
+        (!check.group_by.is_empty()).then(|| {
+            check
+                .group_by
+                .iter()
+                .map(|name| (name.clone(), self.cell(name).to_text().unwrap_or_default()))
+                .collect()
+        })
+    }
+
+    /// Every column that is not a grouping column, as JSON.
+    fn evidence(&self, check: &Check) -> serde_json::Map<String, serde_json::Value> {
+        self.table
+            .columns
+            .iter()
+            .zip(self.cells)
+            .filter(|(column, _)| !check.group_by.contains(&column.name))
+            .map(|(column, cell)| (column.name.clone(), cell.to_json()))
+            .collect()
+    }
+}
+
+/// Fills `{Column}` placeholders from the row, and `{threshold}` ones from the check.
+fn fill(template: &str, check: &Check, row: &Row<'_>) -> String {
+    let mut text = template.to_string();
+    for (column, cell) in row.table.columns.iter().zip(row.cells) {
+        let placeholder = format!("{{{}}}", column.name);
+        if text.contains(&placeholder) {
+            text = text.replace(&placeholder, &cell.to_message_text());
+        }
+    }
+    for threshold in &check.thresholds {
+        let placeholder = format!("{{{}}}", threshold.name);
+        if text.contains(&placeholder) {
+            let value = match threshold.value.as_span() {
+                Some(span) => human(span),
+                None => threshold.value.to_kql(),
+            };
+            text = text.replace(&placeholder, &value);
+        }
+    }
+    text
+}
+
+/// The check's remedy for `reason`, filled from the row.
+fn remedy_for(check: &Check, reason: &str, row: &Row<'_>) -> Option<String> {
+    check
+        .remedies
+        .get(reason)
+        .map(|template| fill(template, check, row))
+}
+
+/// The healthy verdict of a check that found nothing.
+fn clear(check: &Check, finding: &Finding, workspace: &str, fallback: &str) -> Verdict {
+    let message = match &finding.clear_message {
+        Some(template) => {
+            let empty = Table {
+                name: String::new(),
+                columns: Vec::new(),
+                rows: Vec::new(),
+            };
+            fill(
+                template,
+                check,
+                &Row {
+                    table: &empty,
+                    cells: &[],
+                },
+            )
+        }
+        None => fallback.to_string(),
+    };
+    Verdict::new(check, workspace, Status::Healthy, "none_found", message)
+}
+
+fn lookback(check: &Check) -> TimeDelta {
+    check
+        .threshold("lookback")
+        .and_then(|v| v.as_span())
+        .unwrap_or_default()
 }
 
 fn failure_remedy(check: &Check, workspace: &str, failure: &QueryFailure) -> String {

@@ -333,3 +333,101 @@ fn failures_are_errors_and_a_missing_table_is_no_data() {
         );
     }
 }
+
+/// A check that judges silence by each group's rhythm: stale after 6 h at the earliest, and
+/// only when silent for four usual gaps.
+fn rhythm_check() -> Check {
+    let text = "// id: fresh\n// version: 1.0.0\n// title: t\n// description: d\n\
+         // tables: AWSGuardDuty\n// group-by: Region\n// severity: high\n// classifier: freshness\n\
+         // thresholds: lookback, lag_warning, lag_failure, stale_after, silence_factor\n\
+         // columns: Rows, Batches, FirstArrival, LastArrival, SinceLastArrival, IngestionLag\n\
+         let lookback = 14d;\nlet lag_warning = 1h;\nlet lag_failure = 6h;\nlet stale_after = 6h;\n\
+         let silence_factor = 4;\nAWSGuardDuty\n";
+    parse_check(Path::new("queries/fresh.kql"), text.as_bytes().to_vec()).unwrap()
+}
+
+/// A group that received `batches` arrival bins between `first_days` and `since_minutes` ago.
+fn history(batches: i64, first_days: i64, since_minutes: i64) -> QueryResult {
+    let column = |name: &str, kind| Column {
+        name: name.into(),
+        kind,
+    };
+    let last = now() - TimeDelta::minutes(since_minutes);
+    QueryResult {
+        tables: vec![Table {
+            name: "PrimaryResult".into(),
+            columns: vec![
+                column("Region", ColumnType::String),
+                column("Rows", ColumnType::Long),
+                column("Batches", ColumnType::Long),
+                column("FirstArrival", ColumnType::DateTime),
+                column("LastArrival", ColumnType::DateTime),
+                column("SinceLastArrival", ColumnType::TimeSpan),
+                column("IngestionLag", ColumnType::TimeSpan),
+            ],
+            rows: vec![vec![
+                Cell::String("eu-west-1".into()),
+                Cell::Long(batches * 2),
+                Cell::Long(batches),
+                Cell::DateTime(now() - TimeDelta::days(first_days)),
+                Cell::DateTime(last),
+                Cell::TimeSpan(TimeDelta::minutes(since_minutes)),
+                Cell::TimeSpan(TimeDelta::minutes(25)),
+            ]],
+        }],
+        partial: None,
+    }
+}
+
+#[test]
+fn silence_is_judged_against_the_group_s_own_rhythm() {
+    let check = rhythm_check();
+    let judge = |batches, first_days, since_minutes| {
+        run(&check, history(batches, first_days, since_minutes)).remove(0)
+    };
+    // Every 20 minutes for a week, then silent for a day: stopped.
+    let busy = judge(7 * 72, 8, 24 * 60);
+    assert_eq!(
+        (busy.status, busy.reason.as_str(), busy.fails),
+        (Status::NoData, "stale", true)
+    );
+    assert!(
+        busy.message.contains("usually receives rows every 20m"),
+        "{}",
+        busy.message
+    );
+    // The same group silent for five hours is still within `stale_after`.
+    assert_eq!(judge(7 * 72, 8, 5 * 60).status, Status::Healthy);
+
+    // Twice a week (four bins in two weeks), silent for two days: quiet, not a failure.
+    let rare = judge(4, 12, 2 * 24 * 60);
+    assert_eq!(
+        (rare.status, rare.reason.as_str(), rare.fails),
+        (Status::NoData, "quiet", false)
+    );
+    assert!(rare.message.contains("about every 3d"), "{}", rare.message);
+    // Silent for four of its usual gaps (4 x 3d 20h) it has stopped.
+    assert_eq!(judge(4, 12, 16 * 24 * 60).reason, "stale");
+
+    // Two bins say nothing about a rhythm: quiet, and the message says why.
+    let unknown = judge(2, 10, 3 * 24 * 60);
+    assert_eq!((unknown.reason.as_str(), unknown.fails), ("quiet", false));
+    assert!(
+        unknown.message.contains("too few arrivals (2 in 14d)"),
+        "{}",
+        unknown.message
+    );
+}
+
+#[test]
+fn silence_factor_boundary() {
+    let check = rhythm_check();
+    // Ten bins over 9 x 60 minutes: a rhythm of one hour; four of them is four hours, but the
+    // 6-hour floor applies first.
+    let mut result = history(10, 0, 6 * 60);
+    result.tables[0].rows[0][3] = Cell::DateTime(now() - TimeDelta::minutes(6 * 60 + 9 * 60));
+    assert_eq!(run(&check, result).remove(0).reason, "stale");
+    let mut result = history(10, 0, 6 * 60 - 1);
+    result.tables[0].rows[0][3] = Cell::DateTime(now() - TimeDelta::minutes(6 * 60 - 1 + 9 * 60));
+    assert_eq!(run(&check, result).remove(0).reason, "fresh");
+}

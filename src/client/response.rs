@@ -81,6 +81,40 @@ impl Cell {
         }
     }
 
+    /// The cell as a JSON value for evidence: times in RFC 3339, spans in seconds.
+    pub fn to_json(&self) -> Json {
+        match self {
+            Cell::Null => Json::Null,
+            Cell::Bool(value) => Json::Bool(*value),
+            Cell::Long(value) => Json::from(*value),
+            Cell::Real(value) => {
+                serde_json::Number::from_f64(*value).map_or(Json::Null, Json::Number)
+            }
+            Cell::DateTime(value) => {
+                Json::String(value.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            }
+            Cell::TimeSpan(value) => Json::from(value.num_seconds()),
+            Cell::String(value) | Cell::Guid(value) | Cell::Decimal(value) => {
+                Json::String(value.clone())
+            }
+            Cell::Dynamic(value) => value.clone(),
+        }
+    }
+
+    /// The cell as text for a message: times to the minute, lists joined with commas.
+    pub fn to_message_text(&self) -> String {
+        match self {
+            Cell::DateTime(value) => value.format("%Y-%m-%d %H:%M UTC").to_string(),
+            Cell::Dynamic(Json::Array(items)) => items
+                .iter()
+                .map(|item| item.as_str().map_or_else(|| item.to_string(), String::from))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Cell::Dynamic(Json::String(text)) => text.clone(),
+            other => other.to_text().unwrap_or_else(|| "(none)".into()),
+        }
+    }
+
     /// The cell as text for grouping and messages; `None` for null.
     pub fn to_text(&self) -> Option<String> {
         Some(match self {

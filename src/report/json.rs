@@ -24,6 +24,7 @@ pub fn render(run: &Run<'_>) -> String {
         "finished_at": timestamp(run.finished_at),
         "workspaces": run.workspaces,
         "checks": run.checks.iter().map(check_entry).collect::<Vec<_>>(),
+        "diagnoses": run.diagnoses.iter().map(diagnosis).collect::<Vec<_>>(),
         "results": run.verdicts.iter().map(result).collect::<Vec<_>>(),
         "summary": counts,
     });
@@ -65,6 +66,18 @@ fn result(verdict: &Verdict) -> Value {
         "lag_seconds": verdict.lag_seconds,
         "message": verdict.message,
         "remedy": verdict.remedy,
+        "evidence": verdict.evidence,
+    })
+}
+
+fn diagnosis(diagnosis: &crate::diagnose::Diagnosis) -> Value {
+    json!({
+        "workspace": diagnosis.workspace,
+        "cause": diagnosis.cause,
+        "summary": diagnosis.summary,
+        "verdicts": diagnosis.verdicts,
+        "remedy": diagnosis.remedy,
+        "evidence": diagnosis.evidence,
     })
 }
 

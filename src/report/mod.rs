@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::catalog::Check;
 use crate::cli::Format;
+use crate::diagnose::Diagnosis;
 use crate::verdict::{Summary, Verdict};
 
 /// Everything a report says about one `validate` run.
@@ -15,6 +16,7 @@ pub struct Run<'a> {
     pub checks: &'a [Check],
     pub workspaces: &'a [String],
     pub verdicts: &'a [Verdict],
+    pub diagnoses: &'a [Diagnosis],
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     /// Stopped by Ctrl-C before every query finished.

@@ -40,14 +40,26 @@ pub fn render(run: &Run<'_>, colour: bool) -> String {
         table.add_row(row);
     }
 
-    let mut text = format!("{table}\n");
+    let mut text = diagnoses(run);
+    let _ = writeln!(text, "{table}");
+    let explained: Vec<usize> = run
+        .diagnoses
+        .iter()
+        .flat_map(|d| d.verdicts.iter().copied())
+        .collect();
     let to_fix: Vec<&Verdict> = run
         .verdicts
         .iter()
-        .filter(|v| v.status != Status::Healthy)
+        .enumerate()
+        .filter(|(index, v)| v.status != Status::Healthy && !explained.contains(index))
+        .map(|(_, v)| v)
         .collect();
     if !to_fix.is_empty() {
-        text.push_str("\nWhat to fix:\n");
+        text.push_str(if run.diagnoses.is_empty() {
+            "\nWhat to fix:\n"
+        } else {
+            "\nAlso to fix:\n"
+        });
         for (index, verdict) in to_fix.iter().enumerate() {
             let where_ = if several_workspaces {
                 format!("{} in {}", group_text(verdict), verdict.workspace)
@@ -84,10 +96,46 @@ pub fn render(run: &Run<'_>, colour: bool) -> String {
     text
 }
 
+/// The diagnoses first, each with the verdicts it rests on and its remedy.
+fn diagnoses(run: &Run<'_>) -> String {
+    let mut text = String::new();
+    for (number, diagnosis) in run.diagnoses.iter().enumerate() {
+        let _ = writeln!(
+            text,
+            "Diagnosis {}: {} [{}]",
+            number + 1,
+            diagnosis.summary,
+            diagnosis.cause
+        );
+        if run.workspaces.len() > 1 {
+            let _ = writeln!(text, "  workspace {}", diagnosis.workspace);
+        }
+        let _ = writeln!(text, "  Evidence:");
+        for &index in &diagnosis.verdicts {
+            let verdict = &run.verdicts[index];
+            let _ = writeln!(
+                text,
+                "  - {} {} ({}): {}",
+                verdict.check,
+                group_text(verdict),
+                verdict.reason,
+                verdict.message
+            );
+        }
+        let _ = writeln!(text, "  What to do:");
+        for line in diagnosis.remedy.lines() {
+            let _ = writeln!(text, "    {line}");
+        }
+        text.push('\n');
+    }
+    text
+}
+
 fn status_cell(verdict: &Verdict, colour: bool) -> Cell {
+    let name = verdict.status.name().replace('_', " ");
     let label = match (verdict.status, verdict.fails) {
-        (Status::Lag, false) => "lag (warning)".to_string(),
-        (status, _) => status.name().replace('_', " "),
+        (Status::Lag | Status::NoData, false) => format!("{name} (warning)"),
+        _ => name,
     };
     let label = if verdict.partial {
         format!("{label} (partial)")
@@ -100,8 +148,8 @@ fn status_cell(verdict: &Verdict, colour: bool) -> Cell {
     }
     cell.fg(match (verdict.status, verdict.fails) {
         (Status::Healthy, _) => Color::Green,
-        (Status::Lag, false) => Color::Yellow,
-        (Status::Lag, true) | (Status::NoData, _) => Color::Red,
+        (Status::Lag | Status::NoData, false) => Color::Yellow,
+        (Status::Lag | Status::NoData, true) => Color::Red,
         (Status::Error, _) => Color::Magenta,
     })
 }

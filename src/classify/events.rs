@@ -1,0 +1,53 @@
+//! The events classifier: every result row is something that went wrong (a denied decrypt, a
+//! connector failure, a key change, a burst of rewritten timestamps); no rows is healthy.
+//!
+//! Reads `Events`, `FirstSeen` and `LastSeen`; a row may carry `Reason` (a reason code) and
+//! `Fails` (bool) to override the header's `finding` and its default (a `no_data` finding fails
+//! the run, a `lag` finding does not). Every other column becomes evidence.
+
+use super::{Row, fill, remedy_for};
+use crate::catalog::{Check, Finding};
+use crate::client::{Cell, Table};
+use crate::duration::human;
+use crate::verdict::{Status, Verdict};
+
+pub fn classify(check: &Check, finding: &Finding, workspace: &str, table: &Table) -> Vec<Verdict> {
+    if table.rows.is_empty() {
+        return vec![super::clear(
+            check,
+            finding,
+            workspace,
+            &format!(
+                "nothing found in the last {}",
+                human(super::lookback(check))
+            ),
+        )];
+    }
+    table
+        .rows
+        .iter()
+        .map(|cells| {
+            let row = Row { table, cells };
+            let reason = match row.cell("Reason") {
+                Cell::String(text) if !text.is_empty() => text.clone(),
+                _ => finding.reason.clone(),
+            };
+            let mut verdict = Verdict::new(
+                check,
+                workspace,
+                finding.status,
+                &reason,
+                fill(&finding.message, check, &row),
+            );
+            verdict.fails = match row.cell("Fails") {
+                Cell::Bool(fails) => *fails,
+                _ => finding.status == Status::NoData,
+            };
+            verdict.last_seen = row.cell("LastSeen").as_datetime();
+            verdict.group = row.group(check);
+            verdict.evidence = row.evidence(check);
+            verdict.remedy = remedy_for(check, &reason, &row);
+            verdict
+        })
+        .collect()
+}
