@@ -30,6 +30,9 @@ pub enum Command {
     Validate(Box<ValidateArgs>),
     /// Print the catalog of checks: id, version, title, tables.
     List(ListArgs),
+    /// Find broken checks offline: headers, KQL against the table schemas (Microsoft's Kusto
+    /// analyser), the output columns the header relies on, versions against a git revision.
+    Lint(LintArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -54,6 +57,38 @@ pub struct ListArgs {
 
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Check files, or folders searched for `*.kql` files.
+    #[arg(value_name = "PATH", default_value = "queries")]
+    pub paths: Vec<PathBuf>,
+
+    /// A git revision (branch, tag, commit): a check whose query or settings changed since then
+    /// must carry a higher version; a changed or removed id is reported.
+    #[arg(long, value_name = "GIT-REF")]
+    pub since: Option<String>,
+
+    /// A folder of table schemas (`{"Name", "Properties"}` JSON) for tables the built-in ones
+    /// lack; a table there replaces the built-in table of the same name.
+    #[arg(long, value_name = "DIR")]
+    pub schemas: Option<PathBuf>,
+
+    /// Exit 2 when the Kusto analyser is not installed, instead of skipping KQL analysis.
+    #[arg(long)]
+    pub require_analyzer: bool,
+
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    /// `file:line:column: severity: message [code]` lines, then a summary.
+    Text,
+    /// One JSON document (see the README).
+    Json,
 }
 
 #[derive(Debug, Args)]

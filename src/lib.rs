@@ -2,6 +2,9 @@
 //!
 //! `validate`: [`catalog`] loads the checks, [`client`] runs them through the Logs query API,
 //! [`classify`] turns rows into [`verdict`]s, [`report`] prints them. See [`validate::run`].
+//!
+//! `lint`: [`lint`] checks the catalog offline (headers, KQL analysis, versions). See
+//! [`lint::run`].
 
 pub mod catalog;
 pub mod classify;
@@ -9,6 +12,7 @@ pub mod cli;
 pub mod client;
 pub mod duration;
 pub mod error;
+pub mod lint;
 pub mod report;
 pub mod validate;
 pub mod verdict;
@@ -22,6 +26,7 @@ use error::{Error, Result};
 pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Validate(args) => validate::run(*args).await,
+        Command::Lint(args) => lint::run(&args),
         Command::List(args) => {
             let checks = validate::load_catalog(&args.catalog)?;
             let text = report::render_catalog(args.format, &checks);
