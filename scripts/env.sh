@@ -1,5 +1,6 @@
 # Sourced by the other scripts: creates the Python environment the local workspace needs
-# (.venv, from tests/workspace/requirements.txt) when it is missing or out of date.
+# (.venv, from tests/workspace/requirements.txt) and installs Microsoft's Kusto analyser for
+# `lint` (node_modules, from package-lock.json), each when it is missing or out of date.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -13,3 +14,15 @@ if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$REQUIREMENTS" "$STAMP"; then
   cp "$REQUIREMENTS" "$STAMP"
 fi
 export SENTINEL_KMS_TEST_PYTHON="$VENV/bin/python"
+
+NODE_LOCK="$ROOT/package-lock.json"
+NODE_STAMP="$ROOT/node_modules/.sentinel-kms-lock"
+if ! cmp -s "$NODE_LOCK" "$NODE_STAMP"; then
+  if command -v npm >/dev/null; then
+    echo "installing the Kusto analyser for lint in node_modules (npm ci)" >&2
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    cp "$NODE_LOCK" "$NODE_STAMP"
+  else
+    echo "npm not found: lint will skip KQL analysis (install Node.js 20, then rerun)" >&2
+  fi
+fi

@@ -27,9 +27,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the checks against one or more workspaces and report a verdict per check and group.
-    Validate(ValidateArgs),
+    Validate(Box<ValidateArgs>),
     /// Print the catalog of checks: id, version, title, tables.
     List(ListArgs),
+    /// Find broken checks offline: headers, KQL against the table schemas (Microsoft's Kusto
+    /// analyser), the output columns the header relies on, versions against a git revision.
+    Lint(LintArgs),
     /// Print the key policy and IAM policy changes that let the connector's role decrypt
     /// GuardDuty's export keys, and the `aws` commands that verify them.
     Policy(crate::policy::PolicyArgs),
@@ -60,10 +63,57 @@ pub struct ListArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Check files, or folders searched for `*.kql` files.
+    #[arg(value_name = "PATH", default_value = "queries")]
+    pub paths: Vec<PathBuf>,
+
+    /// A git revision (branch, tag, commit): a check whose query or settings changed since then
+    /// must carry a higher version; a changed or removed id is reported.
+    #[arg(long, value_name = "GIT-REF")]
+    pub since: Option<String>,
+
+    /// A folder of table schemas (`{"Name", "Properties"}` JSON) for tables the built-in ones
+    /// lack; a table there replaces the built-in table of the same name.
+    #[arg(long, value_name = "DIR")]
+    pub schemas: Option<PathBuf>,
+
+    /// Exit 2 when the Kusto analyser is not installed, instead of skipping KQL analysis.
+    #[arg(long)]
+    pub require_analyzer: bool,
+
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    /// `file:line:column: severity: message [code]` lines, then a summary.
+    Text,
+    /// One JSON document (see the README).
+    Json,
+}
+
+#[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Workspace ID (a GUID; the "Workspace ID" on the workspace's Overview page). Repeatable.
-    #[arg(long = "workspace", value_name = "GUID", required = true, value_parser = parse_workspace_id)]
+    /// Workspace ID (a GUID; the "Workspace ID" on the workspace's Overview page). Repeatable;
+    /// required unless the config file lists workspaces.
+    #[arg(long = "workspace", value_name = "GUID", value_parser = parse_workspace_id)]
     pub workspaces: Vec<String>,
+
+    /// A TOML file listing workspaces and the AWS accounts and regions each should receive
+    /// findings from (see the README).
+    #[arg(long, value_name = "FILE", env = "SENTINEL_KMS_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// An AWS account and region that must deliver findings, as ACCOUNT/REGION
+    /// (e.g. 111122223333/eu-west-1). Repeatable; applies to every workspace.
+    #[arg(long = "expect", value_name = "ACCOUNT/REGION", value_parser = parse_expected)]
+    pub expect: Vec<String>,
+
+    /// Leave out this check (by id). Repeatable.
+    #[arg(long = "skip", value_name = "ID")]
+    pub skip: Vec<String>,
 
     #[command(flatten)]
     pub catalog: CatalogArgs,
@@ -112,6 +162,10 @@ pub struct ValidateArgs {
     /// Queries in flight at once; the service runs 5 per user and queues the rest.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=5))]
     pub concurrency: u64,
+}
+
+fn parse_expected(text: &str) -> Result<String, String> {
+    crate::config::Expected::parse(text).map(|_| text.trim().to_string())
 }
 
 fn parse_workspace_id(text: &str) -> Result<String, String> {

@@ -283,6 +283,20 @@ fn kms_denials(
                 format!("{}{since}", v.group_label())
             })
             .collect::<Vec<_>>();
+        let policy_change = related
+            .iter()
+            .map(|&i| &verdicts[i])
+            .find(|v| v.reason == "key_policy_changed")
+            .map(|v| {
+                format!(
+                    "; the key policy was replaced before the denials began ({})",
+                    v.message
+                )
+            })
+            .unwrap_or_default();
+        let sample_object = evidence_text(denied, "SampleObjectArn")
+            .unwrap_or_default()
+            .to_string();
         let summary = if stopped.is_empty() {
             format!(
                 "The connector's role {role} is denied kms:Decrypt on {key} ({region}) since \
@@ -303,9 +317,9 @@ fn kms_denials(
         diagnoses.push(Diagnosis {
             workspace: denied.workspace.clone(),
             cause: "kms_grant_missing".into(),
-            summary,
+            summary: format!("{summary}{policy_change}"),
             verdicts: all,
-            remedy: decrypt_remedy(&role, &key, &region),
+            remedy: decrypt_remedy(&role, &key, &region, &sample_object),
             evidence: evidence(&[
                 ("role_arn", &role),
                 ("key_arn", &key),
@@ -319,7 +333,7 @@ fn kms_denials(
 }
 
 /// The statements and commands that restore the role's decrypt on one key.
-fn decrypt_remedy(role: &str, key: &str, region: &str) -> String {
+fn decrypt_remedy(role: &str, key: &str, region: &str, sample_object: &str) -> String {
     let identity = json!({
         "Version": "2012-10-17",
         "Statement": [{
@@ -346,12 +360,27 @@ fn decrypt_remedy(role: &str, key: &str, region: &str) -> String {
          `sentinel-kms policy` prints the merged policy):\n{}\n\
          3. Verify: `aws iam simulate-principal-policy --policy-source-arn {role} --action-names \
          kms:Decrypt kms:DescribeKey --resource-arns {key}` shows allowed, and the key policy \
-         names the role. Then prove the pipeline with a GuardDuty sample finding in {region} \
+         names the role.{object_check} Then prove the pipeline with a GuardDuty sample finding in {region} \
          (aws guardduty create-sample-findings) and expect it in AWSGuardDuty within about 30 \
          minutes.",
         serde_json::to_string_pretty(&identity).expect("JSON serialises"),
         serde_json::to_string_pretty(&key_statement).expect("JSON serialises"),
+        object_check = object_check(sample_object, region),
     )
+}
+
+/// The command that shows which key encrypted an exported object (`arn:aws:s3:::bucket/key`).
+fn object_check(object_arn: &str, region: &str) -> String {
+    match object_arn
+        .strip_prefix("arn:aws:s3:::")
+        .and_then(|path| path.split_once('/'))
+    {
+        Some((bucket, key)) => format!(
+            " An exported object the role could not read is encrypted with this key: `aws s3api \
+             head-object --bucket {bucket} --key {key} --region {region} --query SSEKMSKeyId`."
+        ),
+        None => String::new(),
+    }
 }
 
 /// A disabled key or one pending deletion, joined with the regions whose findings stopped.

@@ -21,12 +21,15 @@ pub mod exit {
     pub const INTERRUPTED: u8 = 130;
 }
 
-/// A problem with a check file, pinned to the file and line it comes from.
+/// A problem with a check file, pinned to the file and line it comes from (line 0: the file as a
+/// whole). The column, where known, is for `lint`'s positions; messages show the line only.
 #[derive(Debug, thiserror::Error)]
 #[error("{}:{line}: {message}", path.display())]
 pub struct CheckFileError {
     pub path: PathBuf,
     pub line: usize,
+    /// 1-based column, in characters, of the value the message is about.
+    pub column: Option<usize>,
     pub message: String,
 }
 
@@ -35,8 +38,14 @@ impl CheckFileError {
         Self {
             path: path.into(),
             line,
+            column: None,
             message: message.into(),
         }
+    }
+
+    pub fn at_column(mut self, column: usize) -> Self {
+        self.column = Some(column);
+        self
     }
 }
 

@@ -3,6 +3,9 @@
 //! `validate`: [`catalog`] loads the checks, [`client`] runs them through the Logs query API,
 //! [`classify`] turns rows into [`verdict`]s, [`report`] prints them. See [`validate::run`].
 //!
+//! `lint`: [`lint`] checks the catalog offline (headers, KQL analysis, versions). See
+//! [`lint::run`].
+//!
 //! `policy`: [`policy`] builds the key and IAM policies the connector's role needs from [`arn`]s,
 //! and the commands that verify them. See [`policy::command::run`].
 
@@ -13,6 +16,7 @@ pub mod cli;
 pub mod client;
 pub mod duration;
 pub mod error;
+pub mod lint;
 pub mod policy;
 pub mod report;
 pub mod validate;
@@ -26,7 +30,8 @@ use error::{Error, Result};
 /// Runs one command and returns its exit code.
 pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Validate(args) => validate::run(args).await,
+        Command::Validate(args) => validate::run(*args).await,
+        Command::Lint(args) => lint::run(&args),
         Command::Policy(args) => policy::command::run(&args),
         Command::List(args) => {
             let checks = validate::load_catalog(&args.catalog)?;
@@ -41,4 +46,6 @@ pub async fn run(cli: Cli) -> Result<u8> {
         }
     }
 }
+pub mod config;
+pub mod coverage;
 pub mod diagnose;

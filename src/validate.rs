@@ -12,13 +12,31 @@ use crate::classify::classify;
 use crate::cli::{CatalogArgs, ValidateArgs};
 use crate::client::auth::{AuthSettings, ProcessEnvironment, TokenProvider};
 use crate::client::{ClientSettings, LogsClient};
+use crate::config::Config;
+use crate::coverage;
 use crate::diagnose::diagnose;
 use crate::error::{Error, Result};
 use crate::report::{self, Run};
 use crate::verdict::Verdict;
 
-pub async fn run(args: ValidateArgs) -> Result<u8> {
-    let checks = select_checks(load_catalog(&args.catalog)?, &args.checks)?;
+pub async fn run(mut args: ValidateArgs) -> Result<u8> {
+    let mut config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    config.expect.extend(args.expect.iter().cloned());
+    for workspace in &config.workspaces {
+        let id = workspace.id.to_ascii_lowercase();
+        if !args.workspaces.contains(&id) {
+            args.workspaces.push(id);
+        }
+    }
+    if args.workspaces.is_empty() {
+        return Err(Error::usage(
+            "no workspace to check: give --workspace <GUID>, or a --config file with [[workspace]] entries",
+        ));
+    }
+    let checks = select_checks(load_catalog(&args.catalog)?, &args.checks, &args.skip)?;
     let checks = apply_overrides(checks, &args.overrides)?;
     let endpoint = args
         .endpoint
@@ -54,6 +72,9 @@ pub async fn run(args: ValidateArgs) -> Result<u8> {
         args.concurrency as usize,
     )
     .await;
+    coverage::add_missing(&checks, &mut verdicts, &|workspace| {
+        config.expected_in(workspace)
+    });
     let diagnoses = diagnose(&checks, &mut verdicts);
     let run = Run {
         checks: &checks,
@@ -135,11 +156,8 @@ pub fn load_catalog(args: &CatalogArgs) -> Result<Vec<Check>> {
     }
 }
 
-fn select_checks(checks: Vec<Check>, wanted: &[String]) -> Result<Vec<Check>> {
-    if wanted.is_empty() {
-        return Ok(checks);
-    }
-    for id in wanted {
+fn select_checks(checks: Vec<Check>, wanted: &[String], skipped: &[String]) -> Result<Vec<Check>> {
+    for id in wanted.iter().chain(skipped) {
         if !checks.iter().any(|check| &check.id == id) {
             let known: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
             return Err(Error::usage(format!(
@@ -150,7 +168,8 @@ fn select_checks(checks: Vec<Check>, wanted: &[String]) -> Result<Vec<Check>> {
     }
     Ok(checks
         .into_iter()
-        .filter(|check| wanted.contains(&check.id))
+        .filter(|check| wanted.is_empty() || wanted.contains(&check.id))
+        .filter(|check| !skipped.contains(&check.id))
         .collect())
 }
 

@@ -16,6 +16,8 @@ use crate::error::CheckFileError;
 pub struct Field {
     pub value: String,
     pub line: usize,
+    /// 1-based column, in characters, where the value starts on that line.
+    pub column: usize,
 }
 
 /// The raw header: keys as written, before any validation of their values.
@@ -111,6 +113,7 @@ pub fn parse(path: &Path, text: &str) -> Result<RawHeader, Vec<CheckFileError>> 
             Field {
                 value: value.trim().to_string(),
                 line: number,
+                column: value_column(line),
             },
         );
         last_key = Some(key);
@@ -122,6 +125,15 @@ pub fn parse(path: &Path, text: &str) -> Result<RawHeader, Vec<CheckFileError>> 
     } else {
         Err(errors)
     }
+}
+
+/// Where the value of a `// key: value` line starts. The key holds no colon, so the line's
+/// first colon is the one after it.
+fn value_column(line: &str) -> usize {
+    let after_colon = line.find(':').map_or(line.len(), |colon| colon + 1);
+    let rest = &line[after_colon..];
+    let start = after_colon + (rest.len() - rest.trim_start().len());
+    line[..start].chars().count() + 1
 }
 
 fn is_known(key: &str) -> bool {
@@ -158,6 +170,8 @@ mod tests {
         assert_eq!(header.fields["id"].value, "a-check");
         assert_eq!(header.fields["description"].value, "first part second part");
         assert_eq!(header.fields["tables"].line, 5);
+        assert_eq!(header.fields["tables"].column, 12);
+        assert_eq!(header.fields["id"].column, 8);
         assert_eq!(header.body_line, 6);
     }
 

@@ -58,6 +58,8 @@ pub struct Let {
     pub value_text: String,
     /// 1-based line in the file.
     pub line: usize,
+    /// 1-based column, in characters, where the value starts on that line.
+    pub column: usize,
     /// Byte range of the value inside the whole file text.
     pub value_range: Range<usize>,
 }
@@ -95,11 +97,13 @@ fn parse_line(line: &str, offset: usize, number: usize) -> Option<Let> {
     let value_text = value.trim();
     // The first `=` of the line is the one after the name, which cannot contain one.
     let value_offset = code.find('=')? + 1;
-    let start = offset + value_offset + (after_name.len() - after_name.trim_start().len());
+    let start_in_line = value_offset + (after_name.len() - after_name.trim_start().len());
+    let start = offset + start_in_line;
     Some(Let {
         name: name.to_string(),
         value_text: value_text.to_string(),
         line: number,
+        column: line[..start_in_line].chars().count() + 1,
         value_range: start..start + value_text.len(),
     })
 }
@@ -116,6 +120,8 @@ mod tests {
         assert_eq!(lets[0].name, "lookback");
         assert_eq!(lets[0].line, 2);
         assert_eq!(&text[lets[0].value_range.clone()], "14d");
+        assert_eq!(lets[0].column, 16);
+        assert_eq!(lets[1].column, 19);
         assert_eq!(lets[1].name, "lag_warning");
         assert_eq!(&text[lets[1].value_range.clone()], "1h");
         // A function is found, but its body is no threshold value.

@@ -1,7 +1,7 @@
 //! The catalog of checks: `.kql` files with a metadata header, loaded from a folder or from the
 //! copy built into the binary, validated, and given threshold overrides.
 
-mod header;
+pub mod header;
 pub mod lets;
 
 use std::collections::BTreeMap;
@@ -144,6 +144,8 @@ pub struct Threshold {
     pub name: String,
     pub value: Value,
     pub line: usize,
+    /// Where the value starts on its line (1-based, in characters).
+    pub column: usize,
 }
 
 /// One validated check.
@@ -226,6 +228,20 @@ impl Check {
     pub fn threshold_names(&self) -> Vec<&str> {
         self.thresholds.iter().map(|t| t.name.as_str()).collect()
     }
+
+    /// Columns the query's result must have, each with the header key that asks for it: the
+    /// grouping columns, then the columns the classifier reads. A name is listed once.
+    pub fn required_output_columns(&self) -> Vec<(&'static str, &str)> {
+        let mut required: Vec<(&'static str, &str)> = Vec::new();
+        let keyed = (self.group_by.iter().map(|name| ("group-by", name)))
+            .chain(self.columns.iter().map(|name| ("columns", name)));
+        for (key, name) in keyed {
+            if !required.iter().any(|(_, seen)| seen == name) {
+                required.push((key, name));
+            }
+        }
+        required
+    }
 }
 
 fn kind_name(value: Value) -> &'static str {
@@ -239,7 +255,7 @@ fn kind_name(value: Value) -> &'static str {
 pub fn built_in() -> Result<Vec<Check>> {
     let mut sources = Vec::new();
     collect_built_in(&BUILT_IN, &mut sources);
-    load_sources(sources)
+    load_sources(&sources)
 }
 
 fn collect_built_in(dir: &Dir<'_>, sources: &mut Vec<Source>) {
@@ -258,6 +274,22 @@ fn collect_built_in(dir: &Dir<'_>, sources: &mut Vec<Source>) {
 
 /// Loads every `*.kql` file below `root` (or the one file `root` names).
 pub fn load_dir(root: &Path) -> Result<Vec<Check>> {
+    let (sources, errors) = read_dir(root)?;
+    if !errors.is_empty() {
+        return Err(Error::CheckFiles(errors));
+    }
+    if sources.is_empty() {
+        return Err(Error::usage(format!(
+            "no `.kql` check files under `{}`",
+            root.display()
+        )));
+    }
+    load_sources(&sources)
+}
+
+/// Reads every `*.kql` file below `root` (or the one file `root` names), in file-name order.
+/// A file that cannot be read is reported beside the others; only a missing `root` stops.
+pub fn read_dir(root: &Path) -> Result<(Vec<Source>, Vec<CheckFileError>)> {
     let mut sources = Vec::new();
     let mut errors = Vec::new();
     if !root.exists() {
@@ -301,16 +333,7 @@ pub fn load_dir(root: &Path) -> Result<Vec<Check>> {
             Err(message) => errors.push(CheckFileError::new(path, 0, message)),
         }
     }
-    if !errors.is_empty() {
-        return Err(Error::CheckFiles(errors));
-    }
-    if sources.is_empty() {
-        return Err(Error::usage(format!(
-            "no `.kql` check files under `{}`",
-            root.display()
-        )));
-    }
-    load_sources(sources)
+    Ok((sources, errors))
 }
 
 fn read_limited(path: &Path) -> std::result::Result<Vec<u8>, String> {
@@ -325,16 +348,27 @@ fn read_limited(path: &Path) -> std::result::Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read: {e}"))
 }
 
-struct Source {
-    path: PathBuf,
-    bytes: Vec<u8>,
+/// A check file's path, as shown in messages, and its contents.
+pub struct Source {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
 }
 
-fn load_sources(sources: Vec<Source>) -> Result<Vec<Check>> {
+fn load_sources(sources: &[Source]) -> Result<Vec<Check>> {
+    let (checks, errors) = validate_sources(sources);
+    if !errors.is_empty() {
+        return Err(Error::CheckFiles(errors));
+    }
+    Ok(checks)
+}
+
+/// Parses and validates every file, then checks that ids are unique across them. Returns the
+/// valid checks, sorted by id, and every problem found, so a caller can report them all.
+pub fn validate_sources(sources: &[Source]) -> (Vec<Check>, Vec<CheckFileError>) {
     let mut checks: Vec<Check> = Vec::new();
     let mut errors = Vec::new();
     for source in sources {
-        match parse_check(&source.path, source.bytes) {
+        match parse_check(&source.path, source.bytes.clone()) {
             Ok(check) => checks.push(check),
             Err(mut found) => errors.append(&mut found),
         }
@@ -342,22 +376,26 @@ fn load_sources(sources: Vec<Source>) -> Result<Vec<Check>> {
     let mut first_by_id: BTreeMap<&str, &Check> = BTreeMap::new();
     for check in &checks {
         if let Some(first) = first_by_id.insert(&check.id, check) {
-            errors.push(CheckFileError::new(
-                &check.path,
-                1,
-                format!(
-                    "check id `{}` is already used by `{}`",
-                    check.id,
-                    first.path.display()
-                ),
-            ));
+            let (line, column) = header::parse(&check.path, &check.text)
+                .ok()
+                .and_then(|raw| raw.fields.get("id").map(|id| (id.line, id.column)))
+                .unwrap_or((1, 1));
+            errors.push(
+                CheckFileError::new(
+                    &check.path,
+                    line,
+                    format!(
+                        "check id `{}` is already used by `{}`",
+                        check.id,
+                        first.path.display()
+                    ),
+                )
+                .at_column(column),
+            );
         }
     }
-    if !errors.is_empty() {
-        return Err(Error::CheckFiles(errors));
-    }
     checks.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(checks)
+    (checks, errors)
 }
 
 /// Parses and validates one check file, reporting every problem it finds.
@@ -469,15 +507,23 @@ pub fn parse_check(path: &Path, bytes: Vec<u8>) -> std::result::Result<Check, Ve
             continue;
         };
         match Value::parse(&statement.value_text) {
-            Some(value) => thresholds.push(Threshold { name: name.clone(), value, line: statement.line }),
-            None => fields.errors.push(CheckFileError::new(
-                path,
-                statement.line,
-                format!(
-                    "threshold `{name}` = `{}` is neither a timespan (such as `30m`, `6h`, `14d`) nor a number",
-                    statement.value_text
-                ),
-            )),
+            Some(value) => thresholds.push(Threshold {
+                name: name.clone(),
+                value,
+                line: statement.line,
+                column: statement.column,
+            }),
+            None => fields.errors.push(
+                CheckFileError::new(
+                    path,
+                    statement.line,
+                    format!(
+                        "threshold `{name}` = `{}` is neither a timespan (such as `30m`, `6h`, `14d`) nor a number",
+                        statement.value_text
+                    ),
+                )
+                .at_column(statement.column),
+            ),
         }
     }
 
@@ -502,21 +548,27 @@ pub fn parse_check(path: &Path, bytes: Vec<u8>) -> std::result::Result<Check, Ve
                     if classifier.number_thresholds().contains(needed)
                         && threshold.value.as_number().is_none() =>
                 {
-                    fields.errors.push(CheckFileError::new(
-                        path,
-                        threshold.line,
-                        format!("threshold `{needed}` must be a number such as `0.05`"),
-                    ))
+                    fields.errors.push(
+                        CheckFileError::new(
+                            path,
+                            threshold.line,
+                            format!("threshold `{needed}` must be a number such as `0.05`"),
+                        )
+                        .at_column(threshold.column),
+                    )
                 }
                 Some(threshold)
                     if !classifier.number_thresholds().contains(needed)
                         && threshold.value.as_span().is_none() =>
                 {
-                    fields.errors.push(CheckFileError::new(
-                        path,
-                        threshold.line,
-                        format!("threshold `{needed}` must be a timespan such as `6h`"),
-                    ))
+                    fields.errors.push(
+                        CheckFileError::new(
+                            path,
+                            threshold.line,
+                            format!("threshold `{needed}` must be a timespan such as `6h`"),
+                        )
+                        .at_column(threshold.column),
+                    )
                 }
                 _ => {}
             }
@@ -635,22 +687,26 @@ fn parse_finding(fields: &mut Fields<'_>, classifier: Option<Classifier>) -> Opt
 /// lookback window.
 fn check_threshold_order(check: &Check, errors: &mut Vec<CheckFileError>) {
     let span = |name: &str| check.threshold(name).and_then(Value::as_span);
-    let line = |name: &str| {
+    let position = |name: &str| {
         check
             .thresholds
             .iter()
             .find(|t| t.name == name)
-            .map_or(1, |t| t.line)
+            .map_or((1, 1), |t| (t.line, t.column))
     };
     let mut require = |smaller: &str, larger: &str| {
         if let (Some(a), Some(b)) = (span(smaller), span(larger))
             && a > b
         {
-            errors.push(CheckFileError::new(
-                &check.path,
-                line(smaller),
-                format!("threshold `{smaller}` must not be larger than `{larger}`"),
-            ));
+            let (line, column) = position(smaller);
+            errors.push(
+                CheckFileError::new(
+                    &check.path,
+                    line,
+                    format!("threshold `{smaller}` must not be larger than `{larger}`"),
+                )
+                .at_column(column),
+            );
         }
     };
     require("lag_warning", "lag_failure");
@@ -687,11 +743,14 @@ fn check_threshold_order(check: &Check, errors: &mut Vec<CheckFileError>) {
             .as_span()
             .is_some_and(|span| span <= chrono::TimeDelta::zero())
         {
-            errors.push(CheckFileError::new(
-                &check.path,
-                threshold.line,
-                format!("threshold `{}` must be above zero", threshold.name),
-            ));
+            errors.push(
+                CheckFileError::new(
+                    &check.path,
+                    threshold.line,
+                    format!("threshold `{}` must be above zero", threshold.name),
+                )
+                .at_column(threshold.column),
+            );
         }
     }
 }
@@ -707,11 +766,14 @@ impl Fields<'_> {
         match self.raw.fields.get(key) {
             Some(field) if !field.value.is_empty() => Some(field.value.clone()),
             Some(field) => {
-                self.errors.push(CheckFileError::new(
-                    self.path,
-                    field.line,
-                    format!("header key `{key}` is empty"),
-                ));
+                self.errors.push(
+                    CheckFileError::new(
+                        self.path,
+                        field.line,
+                        format!("header key `{key}` is empty"),
+                    )
+                    .at_column(field.column),
+                );
                 None
             }
             None => {
@@ -729,10 +791,15 @@ impl Fields<'_> {
         self.raw.fields.get(key).map(|field| field.value.clone())
     }
 
+    /// An error about the value of `key`, at that value (or at the file's start without it).
     fn error(&mut self, key: &str, message: String) {
-        let line = self.raw.fields.get(key).map_or(1, |field| field.line);
+        let (line, column) = self
+            .raw
+            .fields
+            .get(key)
+            .map_or((1, 1), |field| (field.line, field.column));
         self.errors
-            .push(CheckFileError::new(self.path, line, message));
+            .push(CheckFileError::new(self.path, line, message).at_column(column));
     }
 }
 

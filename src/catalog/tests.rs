@@ -202,3 +202,59 @@ fn the_built_in_catalog_is_valid() {
     assert_eq!(freshness.group_by, ["AccountId", "Region"]);
     assert!(freshness.remedies.contains_key("stale"));
 }
+
+#[test]
+fn errors_point_at_the_value_they_are_about() {
+    let text = GOOD
+        .replacen("// version: 1.2.3", "// version: 1.2", 1)
+        .replacen("let lag_failure = 6h;", "let lag_failure = 6 hours;", 1);
+    let errors = parse_check(Path::new("queries/sample.kql"), text.into_bytes()).unwrap_err();
+    let positions: Vec<(usize, Option<usize>)> =
+        errors.iter().map(|e| (e.line, e.column)).collect();
+    assert_eq!(positions, [(2, Some(13)), (14, Some(19))], "{errors:?}");
+
+    let missing = GOOD.replacen("// title: Sample\n", "", 1);
+    let errors = parse_check(Path::new("queries/sample.kql"), missing.into_bytes()).unwrap_err();
+    assert_eq!((errors[0].line, errors[0].column), (1, None));
+}
+
+#[test]
+fn validating_sources_keeps_the_valid_checks_beside_the_errors() {
+    let sources = [
+        Source {
+            path: "queries/good.kql".into(),
+            bytes: GOOD.as_bytes().to_vec(),
+        },
+        Source {
+            path: "queries/bad.kql".into(),
+            bytes: GOOD
+                .replacen("// severity: High", "// severity: dire", 1)
+                .into_bytes(),
+        },
+    ];
+    let (checks, errors) = validate_sources(&sources);
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0].path, Path::new("queries/good.kql"));
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0]
+            .to_string()
+            .starts_with("queries/bad.kql:7: severity `dire`")
+    );
+}
+
+#[test]
+fn required_output_columns_list_each_name_once_with_its_key() {
+    let check = parse_text(GOOD).unwrap();
+    assert_eq!(
+        check.required_output_columns(),
+        [
+            ("group-by", "AccountId"),
+            ("group-by", "Region"),
+            ("columns", "Rows"),
+            ("columns", "LastArrival"),
+            ("columns", "SinceLastArrival"),
+            ("columns", "IngestionLag"),
+        ]
+    );
+}

@@ -4,7 +4,8 @@
 This module owns everything needed to stand in for the Azure Monitor Logs query
 API on 127.0.0.1 without any Azure access:
 
-* the seed data: table schemas from ``tables/*.json`` and a TOML scenario from
+* the seed data: table schemas from ``schemas/tables/*.json`` (the project's one
+  copy, shared with ``lint``) and a TOML scenario from
   ``scenarios/`` turned into rows (times relative to server start-up), loaded in
   bulk into an in-memory DuckDB database;
 * query execution: the KQL text received is run for real by ``duckdb-kql``,
@@ -49,7 +50,7 @@ import duckdb
 import duckdb_kql
 
 HERE = Path(__file__).resolve().parent
-TABLES_DIR = HERE / "tables"
+TABLES_DIR = HERE.parent.parent / "schemas" / "tables"
 SCENARIOS_DIR = HERE / "scenarios"
 
 DEFAULT_WORKSPACE = "00000000-0000-0000-0000-000000000001"
