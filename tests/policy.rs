@@ -1,5 +1,8 @@
 //! `sentinel-kms policy`: the built binary's documents and commands, its usage errors, and the
 //! shell commands it prints run against stand-ins for `aws` and `jq` (tests/policy/).
+//!
+//! The file is long because a third of it is data: the answers AWS gives in the stand-in world
+//! and the options each call must carry, kept beside the tests that read them.
 
 mod common;
 
