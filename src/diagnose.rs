@@ -7,9 +7,11 @@
 //! and a table that received nothing while the connector reports healthy fetches and no denial
 //! is `quiet`, not failed.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
+use crate::arn::RoleArn;
 use crate::catalog::{Check, Classifier};
+use crate::policy::{self, ExportKey, Remedy};
 use crate::verdict::{Status, Verdict};
 
 /// One cause, the verdicts it explains, and what to do.
@@ -332,41 +334,24 @@ fn kms_denials(
     diagnoses
 }
 
-/// The statements and commands that restore the role's decrypt on one key.
+/// The statements and commands that restore the role's decrypt on one key, from the ARNs the
+/// denials carry; `sentinel-kms policy` prints the same, and merges into a current key policy.
 fn decrypt_remedy(role: &str, key: &str, region: &str, sample_object: &str) -> String {
-    let identity = json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "SentinelConnectorDecryptGuardDutyExports",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:DescribeKey"],
-            "Resource": [key],
-        }]
-    });
-    let key_statement = json!({
-        "Sid": "AllowSentinelConnectorDecrypt",
-        "Effect": "Allow",
-        "Principal": { "AWS": role },
-        "Action": ["kms:Decrypt", "kms:DescribeKey"],
-        "Resource": "*",
-    });
-    let role_name = role.rsplit('/').next().unwrap_or(role);
-    format!(
-        "1. Allow the role in its IAM policy (aws iam put-role-policy --role-name {role_name} \
-         --policy-name SentinelGuardDutyDecrypt --policy-document file://decrypt.json):\n{}\n\
-         2. Add this statement to the key policy of {key} (put-key-policy replaces the whole \
-         policy: fetch it with `aws kms get-key-policy --key-id {key} --policy-name default \
-         --region {region} --query Policy --output text`, append the statement, put it back; \
-         `sentinel-kms policy` prints the merged policy):\n{}\n\
-         3. Verify: `aws iam simulate-principal-policy --policy-source-arn {role} --action-names \
-         kms:Decrypt kms:DescribeKey --resource-arns {key}` shows allowed, and the key policy \
-         names the role.{object_check} Then prove the pipeline with a GuardDuty sample finding in {region} \
-         (aws guardduty create-sample-findings) and expect it in AWSGuardDuty within about 30 \
-         minutes.",
-        serde_json::to_string_pretty(&identity).expect("JSON serialises"),
-        serde_json::to_string_pretty(&key_statement).expect("JSON serialises"),
-        object_check = object_check(sample_object, region),
-    )
+    let built = RoleArn::parse(role)
+        .map_err(|error| error.to_string())
+        .and_then(|role| {
+            let key = ExportKey::parse(key, false).map_err(|error| error.to_string())?;
+            Remedy::for_decrypt(&role, &[key]).map_err(|error| error.to_string())
+        });
+    let object = object_check(sample_object, region);
+    match built {
+        Ok(remedy) => format!("{}{object}", policy::text::render(&remedy).trim_end()),
+        Err(error) => format!(
+            "Allow the role {role} kms:Decrypt and kms:DescribeKey on {key}, in the role's IAM \
+             policy and in the key policy (the ARNs found could not be used to write the \
+             statements: {error}).{object}"
+        ),
+    }
 }
 
 /// The command that shows which key encrypted an exported object (`arn:aws:s3:::bucket/key`).
