@@ -258,8 +258,13 @@ fn kms_denials(
             .unwrap_or_default()
             .to_string();
         let first_seen = evidence_text(denied, "FirstSeen")
-            .unwrap_or_default()
-            .to_string();
+            .map(|text| {
+                chrono::DateTime::parse_from_rfc3339(text).map_or_else(
+                    |_| text.to_string(),
+                    |time| time.format("%Y-%m-%d %H:%M UTC").to_string(),
+                )
+            })
+            .unwrap_or_default();
         let affected: Vec<usize> = indices
             .iter()
             .copied()
