@@ -332,7 +332,10 @@ fn kms_denials(
                 ("key_arn", &key),
                 ("region", &region),
                 ("account_id", &account),
-                ("denied_since", evidence_text(denied, "FirstSeen").unwrap_or_default()),
+                (
+                    "denied_since",
+                    evidence_text(denied, "FirstSeen").unwrap_or_default(),
+                ),
             ]),
         });
     }

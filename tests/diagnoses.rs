@@ -495,3 +495,45 @@ fn an_expected_account_that_never_reported_fails() {
         true
     )));
 }
+
+#[test]
+fn every_verdict_that_is_not_healthy_says_what_to_do() {
+    let scenarios = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/workspace/scenarios"
+    ))
+    .unwrap();
+    let mut seen = 0;
+    for entry in scenarios {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_str().unwrap().to_string();
+        let workspace = LocalWorkspace::start(&name);
+        let document = validate(&workspace, &[]).json();
+        for result in document["results"].as_array().unwrap() {
+            if result["status"] != "healthy" {
+                seen += 1;
+                let remedy = result["remedy"].as_str().unwrap_or_default();
+                assert!(
+                    remedy.len() > 40,
+                    "{name}: {} {} has no remedy",
+                    result["check"],
+                    result["reason"]
+                );
+                assert!(
+                    !remedy.contains('{'),
+                    "{name}: unfilled placeholder in {remedy}"
+                );
+            }
+        }
+        for diagnosis in document["diagnoses"].as_array().unwrap() {
+            assert!(
+                !diagnosis["remedy"].as_str().unwrap().is_empty(),
+                "{name}: {diagnosis}"
+            );
+        }
+    }
+    assert!(
+        seen > 30,
+        "only {seen} verdicts that are not healthy across the scenarios"
+    );
+}

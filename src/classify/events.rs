@@ -46,7 +46,13 @@ pub fn classify(check: &Check, finding: &Finding, workspace: &str, table: &Table
             verdict.last_seen = row.cell("LastSeen").as_datetime();
             verdict.group = row.group(check);
             verdict.evidence = row.evidence(check);
-            verdict.remedy = remedy_for(check, &reason, &row);
+            verdict.remedy = remedy_for(check, &reason, &row).or_else(|| {
+                Some(format!(
+                    "Look into it in {}: the check `{}` has no specific advice for `{reason}`.",
+                    check.tables.join(", "),
+                    check.id
+                ))
+            });
             verdict
         })
         .collect()

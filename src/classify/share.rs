@@ -24,6 +24,7 @@ pub fn classify(check: &Check, finding: &Finding, workspace: &str, table: &Table
             format!("no rows to judge in the last {lookback}"),
         );
         verdict.fails = false;
+        verdict.remedy = Some(nothing_to_judge(check));
         return vec![verdict];
     }
     table
@@ -47,6 +48,7 @@ pub fn classify(check: &Check, finding: &Finding, workspace: &str, table: &Table
                         format!("no rows to judge in the last {lookback}"),
                     );
                     verdict.fails = false;
+                    verdict.remedy = Some(nothing_to_judge(check));
                     verdict
                 }
                 (Some(rows), Some(bad)) => {
@@ -83,6 +85,13 @@ pub fn classify(check: &Check, finding: &Finding, workspace: &str, table: &Table
             verdict
         })
         .collect()
+}
+
+fn nothing_to_judge(check: &Check) -> String {
+    format!(
+        "Nothing to do here until rows arrive: the freshness checks of {} say why none did.",
+        check.tables.join(", ")
+    )
 }
 
 fn percent(share: f64) -> String {
