@@ -17,6 +17,7 @@ pub mod client;
 pub mod duration;
 pub mod error;
 pub mod lint;
+pub mod output;
 pub mod policy;
 pub mod report;
 pub mod validate;

@@ -1,0 +1,61 @@
+//! Writing result files so that a reader never sees half of one: the bytes go to a temporary
+//! file in the same folder, which then replaces the target in one rename. A run that fails or is
+//! interrupted before the rename leaves the previous file (or no file) in place.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Writes `bytes` to `path` atomically, creating the parent folder when it is missing.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let failed = |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(parent).map_err(failed)?;
+    let mut file = tempfile::Builder::new()
+        .prefix(".sentinel-kms-")
+        .suffix(".tmp")
+        .tempfile_in(parent)
+        .map_err(failed)?;
+    file.write_all(bytes)
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(failed)?;
+    file.persist(path).map_err(|error| failed(error.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_the_file_whole_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/report.xml");
+        write_file(&path, b"first").unwrap();
+        write_file(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("report.xml")]);
+    }
+
+    #[test]
+    fn a_folder_in_the_way_is_a_write_error_naming_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = write_file(dir.path(), b"x").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains(&dir.path().display().to_string())
+        );
+    }
+}
