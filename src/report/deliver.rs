@@ -135,7 +135,12 @@ fn append_step_summary(
     };
     let used = std::fs::metadata(path).map_or(0, |m| m.len() as usize);
     let budget = GITHUB_SUMMARY_LIMIT.saturating_sub(used);
-    let text = filter(markdown::render(run, Some(budget)));
+    // A blank line keeps what an earlier step wrote from running into the heading.
+    let separator = if used > 0 { "\n" } else { "" };
+    let text = filter(format!(
+        "{separator}{}",
+        markdown::render(run, Some(budget.saturating_sub(separator.len())))
+    ));
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

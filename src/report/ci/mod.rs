@@ -157,10 +157,11 @@ fn source_line(check: &Check, reason: &str) -> usize {
 /// Azure Pipelines wants an absolute path; a check file that exists here becomes one.
 fn source_path(file: &str) -> String {
     let path = Path::new(file);
-    if path.is_relative() && path.is_file() {
-        if let Ok(absolute) = std::path::absolute(path) {
-            return absolute.display().to_string();
-        }
+    if path.is_relative()
+        && path.is_file()
+        && let Ok(absolute) = std::path::absolute(path)
+    {
+        return absolute.display().to_string();
     }
     file.to_string()
 }

@@ -94,10 +94,11 @@ fn star_prefixes(text: &str) -> String {
 
 /// Neutralises every workspace value a verdict carries.
 pub fn verdict(verdict: &mut Verdict) {
+    // Group values name an account or region: one line, so a line break shows as `\n`.
     if let Some(group) = &mut verdict.group {
         for (name, value) in group.iter_mut() {
-            *name = self::value(name);
-            *value = self::value(value);
+            *name = self::value(name).replace('\n', "\\n");
+            *value = self::value(value).replace('\n', "\\n");
         }
     }
     verdict.reason = value(&verdict.reason);
