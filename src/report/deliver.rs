@@ -43,16 +43,20 @@ pub fn deliver(run: &Run<'_>, delivery: &Delivery<'_>) -> Result<u8> {
     if let Some(path) = delivery.junit {
         failures.extend(write_file(path, filter(junit::render(run)).as_bytes()).err());
     }
+    let mut summary_written = None;
     if let Some(path) = delivery.summary {
         let text = filter(markdown::render(run, None));
-        failures.extend(write_file(path, text.as_bytes()).err());
+        match write_file(path, text.as_bytes()) {
+            Ok(()) => summary_written = Some(path),
+            Err(error) => failures.push(error),
+        }
     }
 
     let report = filter(super::render(delivery.format, run, delivery.colour));
     let mut commands = Vec::new();
     if let Some(agent) = delivery.agent {
         commands = ci::issues(agent, run);
-        match summary_page(run, delivery, agent, &filter) {
+        match summary_page(run, delivery, agent, summary_written, &filter) {
             Ok(Some(line)) => commands.push(line),
             Ok(None) => {}
             Err(error) => failures.push(error),
@@ -87,18 +91,23 @@ pub fn deliver(run: &Run<'_>, delivery: &Delivery<'_>) -> Result<u8> {
 }
 
 /// Puts the summary on the run's page: Azure Pipelines uploads a file named by a command (the
-/// `--summary` file, else a new one in the agent's temporary folder), GitHub reads what is
-/// appended to its step summary file. Returns the command to print, if any.
+/// `--summary` file once written, else a new one in the agent's temporary folder), GitHub reads
+/// what is appended to its step summary file. Returns the command to print, if any.
 fn summary_page(
     run: &Run<'_>,
     delivery: &Delivery<'_>,
     agent: Agent,
+    summary_written: Option<&Path>,
     filter: &dyn Fn(String) -> String,
 ) -> Result<Option<String>> {
     match agent {
         Agent::AzurePipelines => {
             let path: PathBuf = match (delivery.summary, ci::summary_target(agent, delivery.env)) {
-                (Some(path), _) => path.to_path_buf(),
+                (Some(_), _) => match summary_written {
+                    Some(path) => path.to_path_buf(),
+                    // Its write failed, which is reported already.
+                    None => return Ok(None),
+                },
                 (None, Some(path)) => {
                     write_file(&path, filter(markdown::render(run, None)).as_bytes())?;
                     path

@@ -275,6 +275,51 @@ fn fenced(text: &str, indent: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::outcome::FailOn;
+
+    #[test]
+    fn a_size_limit_cuts_the_details_and_keeps_the_status_table() {
+        let checks = crate::catalog::built_in().unwrap();
+        let workspaces = vec![Workspace {
+            id: "w".into(),
+            name: Some("Contoso | prod".into()),
+        }];
+        let verdicts: Vec<Verdict> = (0..2000)
+            .map(|n| {
+                let mut verdict = Verdict::new(
+                    &checks[0],
+                    "w",
+                    Status::NoData,
+                    "stale",
+                    format!("region {n} stopped {}", "long text ".repeat(20)),
+                );
+                verdict.fails = true;
+                verdict.remedy = Some("do this\nthen that".into());
+                verdict
+            })
+            .collect();
+        let now = chrono::Utc::now();
+        let run = Run {
+            checks: &checks,
+            skipped: &[],
+            workspaces: &workspaces,
+            verdicts: &verdicts,
+            diagnoses: &[],
+            started_at: now,
+            finished_at: now,
+            interrupted: false,
+            fail_on: FailOn::default(),
+            shard: None,
+        };
+        let whole = render(&run, None);
+        assert!(whole.len() > 200_000, "{}", whole.len());
+        let cut = render(&run, Some(100_000));
+        assert!(cut.len() <= 100_000, "{}", cut.len());
+        assert!(cut.starts_with("## sentinel-kms: 2000 failed, 0 warnings"));
+        assert!(cut.contains("| Contoso \\| prod (`w`) | ❌ failed | 0 | 0 | 2000 | 0 |"));
+        assert!(cut.ends_with("the JUnit and JSON outputs hold every verdict._\n"));
+        assert!(!whole.contains("size limit"));
+    }
 
     #[test]
     fn values_cannot_start_markup() {
