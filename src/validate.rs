@@ -48,22 +48,7 @@ pub async fn run(args: ValidateArgs) -> Result<u8> {
     let ids: Vec<String> = workspaces.iter().map(|w| w.id.clone()).collect();
 
     let started_at = Utc::now();
-    let (mut verdicts, interrupted) = if ids.is_empty() {
-        tracing::warn!(
-            "shard {} has no workspace: there are fewer workspaces than shards",
-            pipeline.shard.map(|s| s.to_string()).unwrap_or_default()
-        );
-        (Vec::new(), false)
-    } else {
-        let client = connect(&args)?;
-        tracing::info!(
-            checks = checks.len(),
-            workspaces = ids.len(),
-            endpoint = %client.endpoint(),
-            "running checks"
-        );
-        run_all(&client, &checks, &ids, args.concurrency as usize).await
-    };
+    let (mut verdicts, interrupted) = evaluate(&args, &checks, &ids).await?;
     coverage::add_missing(&checks, &mut verdicts, &|workspace| {
         config.expected_in(workspace)
     });
@@ -101,6 +86,26 @@ pub async fn run(args: ValidateArgs) -> Result<u8> {
         env: &environment,
     };
     deliver(&run, &delivery)
+}
+
+/// Runs the checks in the workspaces; a shard without a workspace has nothing to run.
+async fn evaluate(
+    args: &ValidateArgs,
+    checks: &[Check],
+    ids: &[String],
+) -> Result<(Vec<Verdict>, bool)> {
+    if let (true, Some(shard)) = (ids.is_empty(), args.pipeline.shard) {
+        tracing::warn!("shard {shard} has no workspace: there are fewer workspaces than shards");
+        return Ok((Vec::new(), false));
+    }
+    let client = connect(args)?;
+    tracing::info!(
+        checks = checks.len(),
+        workspaces = ids.len(),
+        endpoint = %client.endpoint(),
+        "running checks"
+    );
+    Ok(run_all(&client, checks, ids, args.concurrency as usize).await)
 }
 
 /// The client for the Logs query API, with the credentials the arguments choose.

@@ -133,19 +133,9 @@ fn run_suite(run: &Run<'_>, cases_so_far: usize) -> Option<TestSuite> {
 /// `workspace: check account/region`, on one line.
 fn case_name(workspace: &Workspace, check: &str, verdict: &Verdict) -> String {
     let mut name = format!("{}: {check}", workspace.label());
-    if let Some(group) = &verdict.group {
-        let values: Vec<&str> = group
-            .iter()
-            .map(|(_, value)| {
-                if value.is_empty() {
-                    "(empty)"
-                } else {
-                    value.as_str()
-                }
-            })
-            .collect();
+    if let Some(values) = super::group_values(verdict, "/") {
         name.push(' ');
-        name.push_str(&values.join("/"));
+        name.push_str(&values);
     }
     name.chars()
         .map(|c| if c.is_control() { ' ' } else { c })

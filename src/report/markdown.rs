@@ -227,14 +227,7 @@ fn to_fix(run: &Run<'_>) -> Vec<String> {
 }
 
 fn group_text(verdict: &Verdict) -> String {
-    match &verdict.group {
-        None => "-".into(),
-        Some(pairs) => pairs
-            .iter()
-            .map(|(_, value)| value.as_str())
-            .collect::<Vec<_>>()
-            .join(" / "),
-    }
+    super::group_values(verdict, " / ").unwrap_or_else(|| "-".into())
 }
 
 /// Escapes text for a Markdown paragraph or table cell: punctuation that could start markup is

@@ -66,6 +66,23 @@ impl Run<'_> {
     }
 }
 
+/// The values of a verdict's group (an account and region), joined by `separator`, an empty
+/// value shown as `(empty)`; None for an ungrouped verdict.
+pub fn group_values(verdict: &Verdict, separator: &str) -> Option<String> {
+    let pairs = verdict.group.as_ref()?;
+    let values: Vec<&str> = pairs
+        .iter()
+        .map(|(_, value)| {
+            if value.is_empty() {
+                "(empty)"
+            } else {
+                value.as_str()
+            }
+        })
+        .collect();
+    Some(values.join(separator))
+}
+
 pub fn render(format: Format, run: &Run<'_>, colour: bool) -> String {
     match format {
         Format::Table => table::render(run, colour),

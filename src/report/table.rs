@@ -159,20 +159,7 @@ fn status_cell(verdict: &Verdict, colour: bool) -> Cell {
 }
 
 fn group_text(verdict: &Verdict) -> String {
-    match &verdict.group {
-        None => "-".into(),
-        Some(pairs) => pairs
-            .iter()
-            .map(|(_, value)| {
-                if value.is_empty() {
-                    "(empty)"
-                } else {
-                    value.as_str()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" / "),
-    }
+    super::group_values(verdict, " / ").unwrap_or_else(|| "-".into())
 }
 
 fn last_seen(verdict: &Verdict) -> String {

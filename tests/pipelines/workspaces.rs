@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::common::LocalWorkspace;
+use super::common::{self, LocalWorkspace};
 use super::{config_file, read_junit, validate_with, workspace_id};
 
 const COUNT: usize = 20;
@@ -103,6 +103,23 @@ fn by_workspace(document: &Value) -> Vec<(String, Vec<Verdict>)> {
         .collect()
 }
 
+/// `validate --format json` of the freshness check over the config's workspaces.
+fn freshness(workspace: &LocalWorkspace, config: &str, extra: &[&str]) -> common::RunResult {
+    let args = [
+        &[
+            "--config",
+            config,
+            "--check",
+            "guardduty-freshness",
+            "--format",
+            "json",
+        ][..],
+        extra,
+    ]
+    .concat();
+    validate_with(workspace, &args, &[])
+}
+
 fn failing(n: usize) -> bool {
     STOPPED.contains(&n) || n == EXPECTING
 }
@@ -112,21 +129,15 @@ fn twenty_workspaces_are_reported_each_on_its_own() {
     let (workspace, dir, config) = twenty();
     let junit = dir.path().join("junit.xml");
     let summary = dir.path().join("summary.md");
-    let run = validate_with(
+    let run = freshness(
         &workspace,
+        &config,
         &[
-            "--config",
-            &config,
-            "--check",
-            "guardduty-freshness",
-            "--format",
-            "json",
             "--junit",
             junit.to_str().unwrap(),
             "--summary",
             summary.to_str().unwrap(),
         ],
-        &[],
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
     let document = run.json();
@@ -174,21 +185,10 @@ fn shards_cover_every_workspace_exactly_once() {
     for index in 1..=3 {
         let shard = format!("{index}/3");
         let junit = dir.path().join(format!("junit-{index}.xml"));
-        let run = validate_with(
+        let run = freshness(
             &workspace,
-            &[
-                "--config",
-                &config,
-                "--check",
-                "guardduty-freshness",
-                "--format",
-                "json",
-                "--shard",
-                &shard,
-                "--junit",
-                junit.to_str().unwrap(),
-            ],
-            &[],
+            &config,
+            &["--shard", &shard, "--junit", junit.to_str().unwrap()],
         );
         let document = run.json();
         assert_eq!(document["shard"], shard.as_str());

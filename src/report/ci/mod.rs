@@ -114,13 +114,7 @@ pub fn issues(agent: Agent, run: &Run<'_>) -> Vec<String> {
 
 /// `workspace: check account/region: message`.
 fn issue_message(run: &Run<'_>, verdict: &Verdict) -> String {
-    let group = match &verdict.group {
-        Some(pairs) => {
-            let values: Vec<&str> = pairs.iter().map(|(_, v)| v.as_str()).collect();
-            format!(" {}", values.join("/"))
-        }
-        None => String::new(),
-    };
+    let group = super::group_values(verdict, "/").map_or_else(String::new, |v| format!(" {v}"));
     format!(
         "{}: {}{group}: {}",
         run.label(&verdict.workspace),
