@@ -186,8 +186,8 @@ pub struct PipelineArgs {
     pub ci: crate::report::ci::CiChoice,
 
     /// Which verdicts fail the run (exit 1), comma-separated: `no-data`, `lag` (past its
-    /// failure level), `warning` (lag below it, quiet groups), or `none`. Could-not-evaluate
-    /// always exits 3.
+    /// failure level), `warning` (lag below it, quiet groups), or `none`. Whatever is chosen, a
+    /// run that could not evaluate everything exits 3 (1 when something also failed).
     #[arg(long, value_enum, value_name = "LIST", value_delimiter = ',', default_values_t = crate::report::outcome::FailOnItem::DEFAULT)]
     pub fail_on: Vec<crate::report::outcome::FailOnItem>,
 

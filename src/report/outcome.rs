@@ -15,7 +15,7 @@ pub enum FailOnItem {
     Lag,
     /// Lag below the failure level, quiet groups, optional tables missing.
     Warning,
-    /// Nothing fails the run; could-not-evaluate still exits 3.
+    /// Nothing fails the run; a run that could not evaluate everything still exits 3.
     None,
 }
 

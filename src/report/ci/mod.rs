@@ -24,7 +24,9 @@ pub enum CiChoice {
     /// Azure Pipelines when TF_BUILD is `True`, GitHub Actions when GITHUB_ACTIONS is `true`,
     /// otherwise none.
     Auto,
+    /// Azure Pipelines: `##vso[…]` commands.
     AzureDevops,
+    /// GitHub Actions: `::error`, `::warning` and the step summary.
     Github,
     /// No logging commands.
     None,
