@@ -162,6 +162,39 @@ pub struct ValidateArgs {
     /// Queries in flight at once; the service runs 5 per user and queues the rest.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=5))]
     pub concurrency: u64,
+
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+/// Outputs and policy for scheduled runs in a pipeline.
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// Also write the verdicts as JUnit XML (a test case per verdict, a suite per workspace),
+    /// for Azure Pipelines' PublishTestResults@2 or any JUnit reader.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Also write a Markdown report (status per workspace, diagnoses, what to fix), for the
+    /// run's summary page.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+
+    /// Logging commands for the CI system: issues, the summary page, the run's result. `auto`
+    /// detects Azure Pipelines (TF_BUILD) and GitHub Actions (GITHUB_ACTIONS).
+    #[arg(long, value_enum, value_name = "SYSTEM", default_value_t = crate::report::ci::CiChoice::Auto, env = "SENTINEL_KMS_CI")]
+    pub ci: crate::report::ci::CiChoice,
+
+    /// Which verdicts fail the run (exit 1), comma-separated: `no-data`, `lag` (past its
+    /// failure level), `warning` (lag below it, quiet groups), or `none`. Whatever is chosen, a
+    /// run that could not evaluate everything exits 3 (1 when something also failed).
+    #[arg(long, value_enum, value_name = "LIST", value_delimiter = ',', default_values_t = crate::report::outcome::FailOnItem::DEFAULT)]
+    pub fail_on: Vec<crate::report::outcome::FailOnItem>,
+
+    /// Check only shard I of N of the workspaces (1-based, e.g. `2/4`), for a pipeline matrix:
+    /// the N shards together cover every workspace exactly once.
+    #[arg(long, value_name = "I/N", value_parser = crate::workspaces::Shard::parse)]
+    pub shard: Option<crate::workspaces::Shard>,
 }
 
 fn parse_expected(text: &str) -> Result<String, String> {

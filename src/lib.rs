@@ -50,3 +50,4 @@ pub async fn run(cli: Cli) -> Result<u8> {
 pub mod config;
 pub mod coverage;
 pub mod diagnose;
+pub mod workspaces;

@@ -2,11 +2,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use sentinel_kms::cli::Cli;
+use sentinel_kms::report::ci::neutralise;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
+    let protect = sentinel_kms::report::ci::protects_command(&cli);
+    init_logging(cli.verbose, cli.quiet, protect);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -20,14 +22,20 @@ fn main() -> ExitCode {
     match runtime.block_on(sentinel_kms::run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("error: {error}");
+            let text = format!("error: {error}");
+            if protect {
+                eprintln!("{}", neutralise::text(&text));
+            } else {
+                eprintln!("{text}");
+            }
             error.exit_code()
         }
     }
 }
 
-/// Logs go to stderr; stdout carries only the report.
-fn init_logging(verbose: u8, quiet: bool) {
+/// Logs go to stderr; stdout carries only the report. In a CI system, log lines are filtered so
+/// that no value in them can be taken for a logging command.
+fn init_logging(verbose: u8, quiet: bool, protect: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -36,9 +44,13 @@ fn init_logging(verbose: u8, quiet: bool) {
     };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("sentinel_kms={level},warn")));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    if protect {
+        logs.with_writer(|| neutralise::LineFilter::new(std::io::stderr()))
+            .init();
+    } else {
+        logs.with_writer(std::io::stderr).init();
+    }
 }

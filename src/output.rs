@@ -18,11 +18,13 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(parent).map_err(failed)?;
-    let mut file = tempfile::Builder::new()
-        .prefix(".sentinel-kms-")
-        .suffix(".tmp")
-        .tempfile_in(parent)
-        .map_err(failed)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".sentinel-kms-").suffix(".tmp");
+    // A temporary file is private to its owner; the result file is an ordinary one, readable
+    // as the umask allows (by the step that publishes it, for one).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut file = builder.tempfile_in(parent).map_err(failed)?;
     file.write_all(bytes)
         .and_then(|()| file.as_file().sync_all())
         .map_err(failed)?;
@@ -46,6 +48,19 @@ mod tests {
             .map(|entry| entry.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("report.xml")]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_file_gets_the_permissions_of_an_ordinary_one() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let ordinary = dir.path().join("ordinary");
+        std::fs::write(&ordinary, b"x").unwrap();
+        let written = dir.path().join("junit.xml");
+        write_file(&written, b"x").unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&written), mode(&ordinary));
     }
 
     #[test]

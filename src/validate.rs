@@ -1,7 +1,7 @@
 //! `validate`: load the checks, run each in each workspace (bounded concurrency), classify the
 //! answers, and report. Ctrl-C stops the queries in flight and still reports what finished.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -16,28 +16,100 @@ use crate::config::Config;
 use crate::coverage;
 use crate::diagnose::diagnose;
 use crate::error::{Error, Result};
-use crate::report::{self, Run};
+use crate::report::ci;
+use crate::report::deliver::{Delivery, deliver};
+use crate::report::outcome::FailOn;
+use crate::report::{Run, Skipped};
 use crate::verdict::Verdict;
+use crate::workspaces::{self, Workspace};
 
-pub async fn run(mut args: ValidateArgs) -> Result<u8> {
+pub async fn run(args: ValidateArgs) -> Result<u8> {
     let mut config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
     config.expect.extend(args.expect.iter().cloned());
-    for workspace in &config.workspaces {
-        let id = workspace.id.to_ascii_lowercase();
-        if !args.workspaces.contains(&id) {
-            args.workspaces.push(id);
-        }
-    }
-    if args.workspaces.is_empty() {
+    let all_workspaces = workspaces::collect(&args.workspaces, &config);
+    if all_workspaces.is_empty() {
         return Err(Error::usage(
             "no workspace to check: give --workspace <GUID>, or a --config file with [[workspace]] entries",
         ));
     }
-    let checks = select_checks(load_catalog(&args.catalog)?, &args.checks, &args.skip)?;
+    let pipeline = &args.pipeline;
+    let fail_on = FailOn::from_items(&pipeline.fail_on).map_err(Error::usage)?;
+    let workspaces = match pipeline.shard {
+        Some(shard) => shard.select(&all_workspaces),
+        None => all_workspaces,
+    };
+    let catalog = load_catalog(&args.catalog)?;
+    let skipped = left_out(&catalog, &args.checks, &args.skip);
+    let checks = select_checks(catalog, &args.checks, &args.skip)?;
     let checks = apply_overrides(checks, &args.overrides)?;
+    let ids: Vec<String> = workspaces.iter().map(|w| w.id.clone()).collect();
+
+    let started_at = Utc::now();
+    let (mut verdicts, interrupted) = evaluate(&args, &checks, &ids).await?;
+    coverage::add_missing(&checks, &mut verdicts, &|workspace| {
+        config.expected_in(workspace)
+    });
+    let mut diagnoses = diagnose(&checks, &mut verdicts);
+    fail_on.apply(&mut verdicts);
+
+    let environment = ProcessEnvironment;
+    let protect = ci::protects(pipeline.ci, &environment);
+    let workspaces = if protect {
+        verdicts.iter_mut().for_each(ci::neutralise::verdict);
+        diagnoses.iter_mut().for_each(ci::neutralise::diagnosis);
+        neutralised_names(workspaces)
+    } else {
+        workspaces
+    };
+    let run = Run {
+        checks: &checks,
+        skipped: &skipped,
+        workspaces: &workspaces,
+        verdicts: &verdicts,
+        diagnoses: &diagnoses,
+        started_at,
+        finished_at: Utc::now(),
+        interrupted,
+        fail_on,
+        shard: pipeline.shard,
+    };
+    let delivery = Delivery {
+        format: args.format,
+        colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        junit: pipeline.junit.as_deref(),
+        summary: pipeline.summary.as_deref(),
+        agent: ci::Agent::resolve(pipeline.ci, &environment),
+        protect,
+        env: &environment,
+    };
+    deliver(&run, &delivery)
+}
+
+/// Runs the checks in the workspaces; a shard without a workspace has nothing to run.
+async fn evaluate(
+    args: &ValidateArgs,
+    checks: &[Check],
+    ids: &[String],
+) -> Result<(Vec<Verdict>, bool)> {
+    if let (true, Some(shard)) = (ids.is_empty(), args.pipeline.shard) {
+        tracing::warn!("shard {shard} has no workspace: there are fewer workspaces than shards");
+        return Ok((Vec::new(), false));
+    }
+    let client = connect(args)?;
+    tracing::info!(
+        checks = checks.len(),
+        workspaces = ids.len(),
+        endpoint = %client.endpoint(),
+        "running checks"
+    );
+    Ok(run_all(&client, checks, ids, args.concurrency as usize).await)
+}
+
+/// The client for the Logs query API, with the credentials the arguments choose.
+fn connect(args: &ValidateArgs) -> Result<LogsClient> {
     let endpoint = args
         .endpoint
         .clone()
@@ -56,46 +128,18 @@ pub async fn run(mut args: ValidateArgs) -> Result<u8> {
         server_wait: Duration::from_secs(args.wait),
         ..ClientSettings::default()
     };
-    let client = LogsClient::new(&endpoint, tokens, settings)?;
-    tracing::info!(
-        checks = checks.len(),
-        workspaces = args.workspaces.len(),
-        endpoint = %client.endpoint(),
-        "running checks"
-    );
+    LogsClient::new(&endpoint, tokens, settings)
+}
 
-    let started_at = Utc::now();
-    let (mut verdicts, interrupted) = run_all(
-        &client,
-        &checks,
-        &args.workspaces,
-        args.concurrency as usize,
-    )
-    .await;
-    coverage::add_missing(&checks, &mut verdicts, &|workspace| {
-        config.expected_in(workspace)
-    });
-    let diagnoses = diagnose(&checks, &mut verdicts);
-    let run = Run {
-        checks: &checks,
-        workspaces: &args.workspaces,
-        verdicts: &verdicts,
-        diagnoses: &diagnoses,
-        started_at,
-        finished_at: Utc::now(),
-        interrupted,
-    };
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let text = report::render(args.format, &run, colour);
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(|source| Error::Write {
-            path: "standard output".into(),
-            source,
-        })?;
-    Ok(report::exit_code(&run))
+/// Display names come from the config file; in CI mode they are treated like workspace values.
+fn neutralised_names(workspaces: Vec<Workspace>) -> Vec<Workspace> {
+    workspaces
+        .into_iter()
+        .map(|workspace| Workspace {
+            name: workspace.name.map(|name| ci::neutralise::value(&name)),
+            ..workspace
+        })
+        .collect()
 }
 
 /// Runs every check in every workspace, at most `concurrency` queries at once. Verdicts come
@@ -114,11 +158,15 @@ async fn run_all(
     });
     let mut answers = futures::stream::iter(jobs)
         .map(|(w, c, workspace, check)| async move {
+            let started = std::time::Instant::now();
             let outcome = client.query(workspace, check.query()).await;
+            let elapsed = started.elapsed();
             if let Err(failure) = &outcome {
                 tracing::warn!(check = %check.id, %workspace, "could not evaluate: {failure}");
             }
-            ((w, c), classify(check, workspace, &outcome, Utc::now()))
+            let mut verdicts = classify(check, workspace, &outcome, Utc::now());
+            verdicts.iter_mut().for_each(|v| v.elapsed = Some(elapsed));
+            ((w, c), verdicts)
         })
         .buffer_unordered(concurrency.max(1));
 
@@ -154,6 +202,27 @@ pub fn load_catalog(args: &CatalogArgs) -> Result<Vec<Check>> {
         Some(path) => catalog::load_dir(path),
         None => catalog::built_in(),
     }
+}
+
+/// The checks of the catalog that `--check` and `--skip` leave out, and why.
+fn left_out(catalog: &[Check], wanted: &[String], skipped: &[String]) -> Vec<Skipped> {
+    catalog
+        .iter()
+        .filter_map(|check| {
+            let why = if skipped.contains(&check.id) {
+                "left out with --skip"
+            } else if !wanted.is_empty() && !wanted.contains(&check.id) {
+                "not chosen with --check"
+            } else {
+                return None;
+            };
+            Some(Skipped {
+                check: check.id.clone(),
+                file: check.path.display().to_string(),
+                why: why.into(),
+            })
+        })
+        .collect()
 }
 
 fn select_checks(checks: Vec<Check>, wanted: &[String], skipped: &[String]) -> Result<Vec<Check>> {

@@ -54,6 +54,9 @@ pub struct Verdict {
     pub remedy: Option<String>,
     /// The values the verdict rests on (ARNs, codes, counts, times), by column name.
     pub evidence: serde_json::Map<String, serde_json::Value>,
+    /// How long the query behind the verdict took, retries included; unknown for verdicts not
+    /// drawn from a query of their own (an expected group that never reported).
+    pub elapsed: Option<std::time::Duration>,
 }
 
 impl Verdict {
@@ -81,6 +84,7 @@ impl Verdict {
             message,
             remedy: None,
             evidence: serde_json::Map::new(),
+            elapsed: None,
         }
     }
 

@@ -15,6 +15,10 @@ pub fn render(run: &Run<'_>) -> String {
         counts.insert(status.name().into(), json!(summary.count(status)));
     }
     counts.insert("failed".into(), json!(summary.failed));
+    counts.insert(
+        "warnings".into(),
+        json!(super::outcome::Tally::of(run.verdicts).warnings),
+    );
     counts.insert("partial".into(), json!(summary.partial));
     counts.insert("interrupted".into(), json!(run.interrupted));
     counts.insert("exit_code".into(), json!(exit_code(run)));
@@ -22,8 +26,12 @@ pub fn render(run: &Run<'_>) -> String {
         "tool": { "name": "sentinel-kms", "version": env!("CARGO_PKG_VERSION") },
         "started_at": timestamp(run.started_at),
         "finished_at": timestamp(run.finished_at),
-        "workspaces": run.workspaces,
+        "workspaces": run.workspaces.iter().map(|w| &w.id).collect::<Vec<_>>(),
+        "workspace_names": run.workspaces.iter().map(|w| (w.id.clone(), json!(w.name))).collect::<Map<_, _>>(),
+        "shard": run.shard.map(|shard| shard.to_string()),
+        "fail_on": run.fail_on.describe(),
         "checks": run.checks.iter().map(check_entry).collect::<Vec<_>>(),
+        "skipped": run.skipped.iter().map(|s| json!({ "check": s.check, "file": s.file, "why": s.why })).collect::<Vec<_>>(),
         "diagnoses": run.diagnoses.iter().map(diagnosis).collect::<Vec<_>>(),
         "results": run.verdicts.iter().map(result).collect::<Vec<_>>(),
         "summary": counts,
@@ -33,10 +41,13 @@ pub fn render(run: &Run<'_>) -> String {
     text
 }
 
-/// The exit code the run ends with, as the README documents it.
+/// The exit code the run ends with, as the README documents it. A shard of a matrix that got
+/// no workspace has nothing to check, which is not a failure.
 pub fn exit_code(run: &Run<'_>) -> u8 {
     if run.interrupted {
         crate::error::exit::INTERRUPTED
+    } else if run.workspaces.is_empty() {
+        crate::error::exit::OK
     } else {
         run.summary().exit_code()
     }

@@ -1,6 +1,12 @@
-//! Rendering a run for people and machines, one file per format.
+//! Rendering a run for people and machines, one file per format, and delivering it: stdout,
+//! result files, and the CI system's logging commands.
 
+pub mod ci;
+pub mod deliver;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod outcome;
 mod table;
 
 use chrono::{DateTime, Utc};
@@ -9,24 +15,72 @@ use crate::catalog::Check;
 use crate::cli::Format;
 use crate::diagnose::Diagnosis;
 use crate::verdict::{Summary, Verdict};
+use crate::workspaces::{Shard, Workspace};
 
 /// Everything a report says about one `validate` run.
 #[derive(Debug)]
 pub struct Run<'a> {
     pub checks: &'a [Check],
-    pub workspaces: &'a [String],
+    /// Checks of the catalog this run left out, reported as skipped.
+    pub skipped: &'a [Skipped],
+    pub workspaces: &'a [Workspace],
     pub verdicts: &'a [Verdict],
     pub diagnoses: &'a [Diagnosis],
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     /// Stopped by Ctrl-C before every query finished.
     pub interrupted: bool,
+    /// The policy already applied to the verdicts' `fails`.
+    pub fail_on: outcome::FailOn,
+    pub shard: Option<Shard>,
+}
+
+/// A check of the catalog that a run left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub check: String,
+    pub file: String,
+    /// Why, e.g. "left out with --skip".
+    pub why: String,
 }
 
 impl Run<'_> {
     pub fn summary(&self) -> Summary {
         Summary::of(self.verdicts)
     }
+
+    /// The name a workspace is shown by: its display name, else its ID.
+    pub fn label<'w>(&'w self, id: &'w str) -> &'w str {
+        self.workspaces
+            .iter()
+            .find(|workspace| workspace.id == id)
+            .map_or(id, Workspace::label)
+    }
+
+    /// The display name of a workspace, if the config file gives one.
+    pub fn name(&self, id: &str) -> Option<&str> {
+        self.workspaces
+            .iter()
+            .find(|workspace| workspace.id == id)
+            .and_then(|workspace| workspace.name.as_deref())
+    }
+}
+
+/// The values of a verdict's group (an account and region), joined by `separator`, an empty
+/// value shown as `(empty)`; None for an ungrouped verdict.
+pub fn group_values(verdict: &Verdict, separator: &str) -> Option<String> {
+    let pairs = verdict.group.as_ref()?;
+    let values: Vec<&str> = pairs
+        .iter()
+        .map(|(_, value)| {
+            if value.is_empty() {
+                "(empty)"
+            } else {
+                value.as_str()
+            }
+        })
+        .collect();
+    Some(values.join(separator))
 }
 
 pub fn render(format: Format, run: &Run<'_>, colour: bool) -> String {

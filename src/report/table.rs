@@ -27,7 +27,7 @@ pub fn render(run: &Run<'_>, colour: bool) -> String {
     for verdict in run.verdicts {
         let mut row = vec![status_cell(verdict, colour), Cell::new(&verdict.check)];
         if several_workspaces {
-            row.push(Cell::new(&verdict.workspace));
+            row.push(Cell::new(run.label(&verdict.workspace)));
         }
         row.push(Cell::new(group_text(verdict)));
         row.push(Cell::new(last_seen(verdict)));
@@ -62,7 +62,11 @@ pub fn render(run: &Run<'_>, colour: bool) -> String {
         });
         for (index, verdict) in to_fix.iter().enumerate() {
             let where_ = if several_workspaces {
-                format!("{} in {}", group_text(verdict), verdict.workspace)
+                format!(
+                    "{} in {}",
+                    group_text(verdict),
+                    run.label(&verdict.workspace)
+                )
             } else {
                 group_text(verdict)
             };
@@ -108,7 +112,7 @@ fn diagnoses(run: &Run<'_>) -> String {
             diagnosis.cause
         );
         if run.workspaces.len() > 1 {
-            let _ = writeln!(text, "  workspace {}", diagnosis.workspace);
+            let _ = writeln!(text, "  workspace {}", run.label(&diagnosis.workspace));
         }
         let _ = writeln!(text, "  Evidence:");
         for &index in &diagnosis.verdicts {
@@ -155,20 +159,7 @@ fn status_cell(verdict: &Verdict, colour: bool) -> Cell {
 }
 
 fn group_text(verdict: &Verdict) -> String {
-    match &verdict.group {
-        None => "-".into(),
-        Some(pairs) => pairs
-            .iter()
-            .map(|(_, value)| {
-                if value.is_empty() {
-                    "(empty)"
-                } else {
-                    value.as_str()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" / "),
-    }
+    super::group_values(verdict, " / ").unwrap_or_else(|| "-".into())
 }
 
 fn last_seen(verdict: &Verdict) -> String {

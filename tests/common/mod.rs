@@ -37,18 +37,20 @@ impl LocalWorkspace {
 
     /// Starts the server with `--fault` specs (see tests/workspace/README.md).
     pub fn start_with(scenario: &str, faults: &[&str]) -> LocalWorkspace {
+        LocalWorkspace::serve(scenario, &[WORKSPACE], faults)
+    }
+
+    /// Starts the server for several workspaces: `GUID`, or `GUID=SCENARIO` for one with data
+    /// of its own.
+    pub fn serve(scenario: &str, workspaces: &[&str], faults: &[&str]) -> LocalWorkspace {
         let server = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/workspace/server.py");
         let mut command = Command::new(python());
-        command.arg(server).args([
-            "--scenario",
-            scenario,
-            "--port",
-            "0",
-            "--workspace",
-            WORKSPACE,
-            "--token",
-            TOKEN,
-        ]);
+        command
+            .arg(server)
+            .args(["--scenario", scenario, "--port", "0", "--token", TOKEN]);
+        for workspace in workspaces {
+            command.args(["--workspace", workspace]);
+        }
         for fault in faults {
             command.args(["--fault", fault]);
         }
@@ -146,6 +148,12 @@ pub fn sentinel_kms_env(args: &[&str], env: &[(&str, &str)]) -> RunResult {
         .args(args)
         .env_remove("RUST_LOG")
         .env_remove("SENTINEL_KMS_ACCESS_TOKEN")
+        // A test run inside a CI system must not talk to it: no logging commands, no summary.
+        .env_remove("TF_BUILD")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("AGENT_TEMPDIRECTORY")
+        .env_remove("SENTINEL_KMS_CI")
         .env("NO_COLOR", "1");
     for (name, value) in env {
         command.env(name, value);

@@ -1158,6 +1158,7 @@ class QueryApiHandler(BaseHTTPRequestHandler):
         if not route or self.command not in ("GET", "POST") \
                 or route.group(1).lower() not in server.workspaces:
             raise path_not_found()
+        self.engine = server.engines.get(route.group(1).lower(), server.workspace)
 
         if self.command == "POST":
             content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -1212,7 +1213,7 @@ class QueryApiHandler(BaseHTTPRequestHandler):
                                                  "rows": [["unexpected"]]}]}, retry)
 
         try:
-            result = self.server.workspace.run(query, window, deadline - time.monotonic())
+            result = self.engine.run(query, window, deadline - time.monotonic())
         except GatewayTimeout:
             raise
         except Exception as exc:
@@ -1303,10 +1304,12 @@ class LocalWorkspaceServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, port: int, workspace: LocalWorkspace, workspaces: list[str], token: str,
-                 faults: FaultPlan):
+                 faults: FaultPlan, engines: dict[str, LocalWorkspace] | None = None):
         super().__init__(("127.0.0.1", port), QueryApiHandler)
         self.workspace = workspace
-        self.workspaces = {w.lower() for w in workspaces}
+        # Workspaces served from a scenario of their own (``--workspace GUID=SCENARIO``).
+        self.engines = {w.lower(): engine for w, engine in (engines or {}).items()}
+        self.workspaces = {w.lower() for w in workspaces} | set(self.engines)
         self.token = token
         self.faults = faults
         self.stats = Stats()
@@ -1325,7 +1328,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scenario", required=True,
                         help="scenario name (scenarios/NAME.toml next to this file) or a path")
     parser.add_argument("--workspace", action="append", default=[],
-                        help=f"workspace GUID to serve (repeatable; default {DEFAULT_WORKSPACE})")
+                        help=f"workspace GUID to serve, or GUID=SCENARIO to serve it with a "
+                             f"scenario of its own (repeatable; default {DEFAULT_WORKSPACE})")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="bearer token to accept")
     parser.add_argument("--fault", action="append", default=[],
@@ -1333,21 +1337,40 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def own_engines(own_scenarios: dict[str, str], schemas: dict[str, TableSchema]
+                ) -> dict[str, LocalWorkspace]:
+    """One database per distinct scenario named by ``--workspace GUID=SCENARIO``, shared by
+    the workspaces that name it; ``TenantId`` holds the first of them."""
+    by_scenario: dict[str, LocalWorkspace] = {}
+    engines = {}
+    for workspace, name in own_scenarios.items():
+        if name not in by_scenario:
+            by_scenario[name] = LocalWorkspace(schemas, load_scenario(name, schemas), workspace,
+                                               utc_now())
+        engines[workspace] = by_scenario[name]
+    return engines
+
+
 def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     args = parse_arguments(argv)
-    workspaces = args.workspace or [DEFAULT_WORKSPACE]
+    own_scenarios = dict(spec.split("=", 1) for spec in args.workspace if "=" in spec)
+    workspaces = [spec for spec in args.workspace if "=" not in spec] \
+        or ([] if own_scenarios else [DEFAULT_WORKSPACE])
     try:
         faults = FaultPlan([parse_fault(spec) for spec in args.fault])
         schemas = load_table_schemas()
         scenario = load_scenario(args.scenario, schemas)
-        workspace = LocalWorkspace(schemas, scenario, workspaces[0], utc_now())
+        first = (workspaces or list(own_scenarios))[0]
+        workspace = LocalWorkspace(schemas, scenario, first, utc_now())
+        engines = own_engines(own_scenarios, schemas)
     except (ValueError, tomllib.TOMLDecodeError, duckdb.Error) as exc:
         log(f"error: {exc}")
         return 2
 
     try:
-        server = LocalWorkspaceServer(args.port, workspace, workspaces, args.token, faults)
+        server = LocalWorkspaceServer(args.port, workspace, workspaces, args.token, faults,
+                                      engines)
     except OSError as exc:
         log(f"error: cannot listen on 127.0.0.1:{args.port}: {exc}")
         return 2
@@ -1360,7 +1383,8 @@ def main(argv: list[str] | None = None) -> int:
     seeded = ", ".join(f"{t}={n}" for t, n in workspace.row_counts.items())
     log(f"scenario {scenario.name!r}: {scenario.description}")
     log(f"tables: {seeded}; missing: {', '.join(scenario.missing_tables) or 'none'}")
-    log(f"engine: {ENGINE_NAME}; workspaces: {', '.join(workspaces)}; "
+    served = workspaces + [f"{w}={name}" for w, name in own_scenarios.items()]
+    log(f"engine: {ENGINE_NAME}; workspaces: {', '.join(served)}; "
         f"ready in {time.monotonic() - started:.2f}s")
     print(f"READY http://127.0.0.1:{server.server_address[1]}", flush=True)
 

@@ -1,0 +1,176 @@
+//! Workspace values that try to issue logging commands (the `hostile` scenario: regions, a key
+//! ARN and an error message holding `##vso[…]`, `##[…]` and `::…::` commands, line breaks
+//! included) reach every output of a CI run only neutralised.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::common::{LocalWorkspace, RunResult, WORKSPACE};
+use super::{agent_lines, read_junit, validate_with};
+
+/// The commands this tool itself writes; any other command line is an injection.
+const OUR_COMMANDS: [&str; 5] = [
+    "##vso[task.logissue type=",
+    "##vso[task.uploadsummary]",
+    "##vso[task.complete result=SucceededWithIssues;]",
+    "::error file=",
+    "::warning file=",
+];
+
+/// Fails if `text` holds a command that is not ours: `##vso[` or `##[` anywhere (any case) other
+/// than at the start of one of our lines, or a line starting `::` that is not ours.
+fn assert_no_injection(what: &str, text: &str) {
+    for line in agent_lines(text) {
+        let ours = OUR_COMMANDS.iter().any(|ours| line.starts_with(ours));
+        let rest = if ours { &line[2..] } else { line };
+        let lower = rest.to_ascii_lowercase();
+        assert!(
+            !lower.contains("##vso") && !lower.contains("##["),
+            "{what}: a command prefix survived in {line:?}"
+        );
+        assert!(
+            ours || !line.trim_start().starts_with("::"),
+            "{what}: a line starts a GitHub command: {line:?}"
+        );
+    }
+}
+
+/// Every string in a JSON document, keys included.
+fn strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(text) => out.push(text.clone()),
+        Value::Array(items) => items.iter().for_each(|item| strings(item, out)),
+        Value::Object(map) => {
+            for (key, item) in map {
+                out.push(key.clone());
+                strings(item, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn run(workspace: &LocalWorkspace, extra: &[&str], env: &[(&str, &str)]) -> RunResult {
+    let args = [&["--workspace", WORKSPACE, "-vv"][..], extra].concat();
+    validate_with(workspace, &args, env)
+}
+
+#[test]
+fn hostile_values_reach_every_output_only_neutralised() {
+    let workspace = LocalWorkspace::start("hostile");
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let (junit, summary, agent_temp) = (path("junit.xml"), path("summary.md"), path("agent"));
+    let step_summary = path("step-summary.md");
+
+    // Outside any CI system the values come through as they are: the scenario carries them.
+    let plain = run(&workspace, &[], &[]);
+    assert!(
+        plain.stdout.contains("##vso[task.setvariable variable=x]1")
+            && plain.stdout.contains("\n::set-output name=y::2"),
+        "{}",
+        plain.stdout
+    );
+
+    let azure = run(
+        &workspace,
+        &["--junit", junit.to_str().unwrap()],
+        &[
+            ("TF_BUILD", "True"),
+            ("AGENT_TEMPDIRECTORY", agent_temp.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(azure.code, 1, "{}", azure.stderr);
+    let azure_json = run(
+        &workspace,
+        &["--format", "json", "--ci", "azure-devops"],
+        &[],
+    );
+    let github = run(
+        &workspace,
+        &["--summary", summary.to_str().unwrap()],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_STEP_SUMMARY", step_summary.to_str().unwrap()),
+        ],
+    );
+    let silenced = run(&workspace, &["--ci", "none"], &[("TF_BUILD", "True")]);
+
+    let mut outputs: Vec<(String, String)> = vec![
+        ("azure stdout".into(), azure.stdout.clone()),
+        ("azure stderr".into(), azure.stderr.clone()),
+        ("azure JSON stdout".into(), azure_json.stdout.clone()),
+        ("azure JSON stderr".into(), azure_json.stderr.clone()),
+        ("github stdout".into(), github.stdout.clone()),
+        ("github stderr".into(), github.stderr.clone()),
+        ("--ci none stdout".into(), silenced.stdout.clone()),
+        ("junit file".into(), read(&junit)),
+        ("summary file".into(), read(&summary)),
+        ("step summary".into(), read(&step_summary)),
+    ];
+    for entry in std::fs::read_dir(&agent_temp).unwrap() {
+        outputs.push(("uploaded summary".into(), read(&entry.unwrap().path())));
+    }
+    // What readers decode: JSON strings, and the JUnit file as junitparser sees it.
+    let mut decoded = Vec::new();
+    strings(&azure_json.json(), &mut decoded);
+    strings(&read_junit(&junit), &mut decoded);
+    outputs.extend(
+        decoded
+            .into_iter()
+            .map(|text| ("decoded value".into(), text)),
+    );
+    for (what, text) in &outputs {
+        assert_no_injection(what, text);
+    }
+
+    // The values are there, neutralised, in each output.
+    let set_variable = "**vso[task.setvariable variable=x]1";
+    for (what, text) in [
+        ("azure", &azure.stdout),
+        ("github", &github.stdout),
+        ("silenced", &silenced.stdout),
+    ] {
+        assert!(text.contains(set_variable), "{what}: {text}");
+        assert!(text.contains("*::set-output name=x::1"), "{what}: {text}");
+    }
+    assert!(read(&summary).contains("\\*\\*vso\\[task.setvariable variable=x\\]1"));
+    let document = azure_json.json();
+    let regions: Vec<&str> = document["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["group"]["Region"].as_str())
+        .collect();
+    assert!(regions.contains(&set_variable), "{regions:?}");
+    assert!(
+        regions.contains(
+            &"eu-west-9\\n*::set-output name=y::2\\n**[error]forged\\n**vso[task.complete result=Succeeded;]"
+        ),
+        "{regions:?}"
+    );
+
+    // Our own commands: one issue per verdict that is not healthy, each on one line.
+    let issues: Vec<&str> = agent_lines(&azure.stdout)
+        .into_iter()
+        .filter(|line| line.starts_with("##vso[task.logissue"))
+        .collect();
+    assert_eq!(issues.len(), 4, "{issues:#?}");
+    assert!(
+        issues.iter().any(|line| line
+            .contains("444455556666/eu-west-9\\n*::set-output name=y::2\\n**[error]forged\\n")),
+        "{issues:#?}"
+    );
+    assert!(
+        !agent_lines(&silenced.stdout)
+            .iter()
+            .any(|line| OUR_COMMANDS.iter().any(|ours| line.starts_with(ours))),
+        "{}",
+        silenced.stdout
+    );
+}
