@@ -20,7 +20,8 @@ use crate::cli::{LintArgs, LintFormat};
 use crate::error::{CheckFileError, Error, Result, exit};
 use analyzer::{Analysis, NotRun, QueryAnalysis};
 use diagnostic::{Diagnostic, Severity, position_of_utf16_offset};
-use report::{AnalyzerStatus, CheckedQuery, LintReport};
+pub use report::AnalyzerStatus;
+use report::{CheckedQuery, LintReport};
 
 pub fn run(args: &LintArgs) -> Result<u8> {
     let (sources, read_errors) = read_paths(&args.paths)?;
@@ -123,7 +124,7 @@ fn read_paths(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<CheckFileError>)> {
 }
 
 /// Runs the analyser over every readable file, or says why it did not run.
-fn analyse(
+pub fn analyse(
     tables: &[schema::Table],
     queries: &[(&Path, &str)],
 ) -> (AnalyzerStatus, Option<Analysis>) {
