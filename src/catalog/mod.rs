@@ -623,9 +623,10 @@ pub fn parse_check(path: &Path, bytes: Vec<u8>) -> std::result::Result<Check, Ve
                 classifier,
                 columns: &columns,
                 group_by: &group_by,
-                title: &title,
-                description: &description,
-                version: version.as_ref(),
+                lookback: thresholds
+                    .iter()
+                    .find(|t| t.name == "lookback")
+                    .and_then(|t| t.value.as_span()),
             },
             &mut errors,
         )

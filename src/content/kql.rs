@@ -6,13 +6,16 @@
 //! reason `validate` would give) and `Status`. A rule keeps the rows it alerts on; a workbook
 //! shows them all.
 //!
-//! Two more things differ from the check as `validate` runs it:
+//! Three more things differ from the check as `validate` runs it:
 //! - each table the check reads becomes `union isfuzzy=true (datatable(…)[]), (Table)`, so the
 //!   query compiles where the table does not exist yet (Sentinel runs a rule's query when the
 //!   rule is created, and a missing table would fail the deployment); the empty typed
-//!   `datatable` declares the columns the query uses;
+//!   `datatable` declares the columns the query uses, with the types of the table's schema;
 //! - the empty-`summarize` trap is closed: with `by`, no input rows give no output rows, so a
-//!   second leg adds a `never_seen` row when the check's result is empty.
+//!   second leg adds a `never_seen` row when the check's result is empty;
+//! - a freshness rule with `rule.quiet-when` carries the queries of the checks named there:
+//!   while all of them are healthy, a table without rows is `quiet`, as `validate` reports it,
+//!   not `never_seen`.
 
 use crate::catalog::{Check, Classifier, header};
 use crate::lint::schema::Table;
@@ -21,10 +24,12 @@ use crate::lint::schema::Table;
 const RESULT: &str = "CheckResult";
 /// A `let` holding a rule's run interval, for windows on arrival time.
 const WINDOW: &str = "rule_window";
+/// A `let` holding whether every check of `rule.quiet-when` is healthy.
+const QUIET_PROVEN: &str = "QuietProven";
 
-/// Where the query text of a check is read for rules and workbooks.
+/// The check's query split into statements, its tables read through fuzzy unions when asked.
 #[derive(Debug)]
-pub struct Derived {
+struct Derived {
     /// The check's statements before its last one (thresholds, helper lets), tables replaced.
     statements: Vec<String>,
     /// The last statement, the check's result.
@@ -40,7 +45,7 @@ pub struct Unusable(pub String);
 impl Derived {
     /// Splits the check's query (the file without its header) into statements and, when
     /// `fuzzy` is set, replaces each table it reads with a union that tolerates its absence.
-    pub fn of(check: &Check, schemas: &[Table], fuzzy: bool) -> Result<Derived, Unusable> {
+    fn of(check: &Check, schemas: &[Table], fuzzy: bool) -> Result<Derived, Unusable> {
         let body_line = header::parse(&check.path, &check.text)
             .map(|raw| raw.body_line)
             .unwrap_or(1);
@@ -50,39 +55,15 @@ impl Derived {
             .skip(body_line - 1)
             .collect();
         let tokens = tokenize(&body);
+        let fuzzy_lets = if fuzzy {
+            stand_ins(check, schemas, &body, &tokens)?
+        } else {
+            Vec::new()
+        };
         let mut replaced = String::new();
-        let mut fuzzy_lets = Vec::new();
-        let mut last = 0;
-        if fuzzy {
-            for table in &check.tables {
-                let schema = schemas
-                    .iter()
-                    .find(|schema| schema.name.eq_ignore_ascii_case(table))
-                    .ok_or_else(|| {
-                        Unusable(format!(
-                            "no schema for table `{table}`, so its columns cannot be declared \
-                             for a query that must compile before the table exists"
-                        ))
-                    })?;
-                let used: Vec<String> = schema
-                    .columns
-                    .iter()
-                    .filter(|column| {
-                        tokens
-                            .iter()
-                            .any(|t| t.kind == Kind::Identifier && &body[t.range.clone()] == column.name)
-                    })
-                    .map(|column| format!("{}:{}", column.name, column.kind))
-                    .collect();
-                fuzzy_lets.push(format!(
-                    "let {} = union isfuzzy=true (datatable({})[]), ({table});",
-                    stand_in(table),
-                    used.join(", ")
-                ));
-            }
-        }
         let mut statements = Vec::new();
         let mut statement_start = 0;
+        let mut last = 0;
         for token in &tokens {
             match token.kind {
                 Kind::Identifier if fuzzy => {
@@ -116,8 +97,8 @@ impl Derived {
         })
     }
 
-    /// The query text: the stand-in tables, the check's statements, `let CheckResult = …;`,
-    /// then `tail` applied to it.
+    /// The query text: the stand-in tables, `extra_lets`, the check's statements,
+    /// `let CheckResult = …;`, then `tail` applied to it.
     fn with_tail(&self, extra_lets: &[String], tail: &str) -> String {
         let mut text = String::new();
         for line in self.fuzzy.iter().chain(extra_lets).chain(&self.statements) {
@@ -128,6 +109,44 @@ impl Derived {
         text.push_str(tail);
         text
     }
+}
+
+/// `let T_IfPresent = union isfuzzy=true (datatable(…)[]), (T);` for each table of the check,
+/// declaring the table's columns that the query names.
+fn stand_ins(
+    check: &Check,
+    schemas: &[Table],
+    body: &str,
+    tokens: &[Token],
+) -> Result<Vec<String>, Unusable> {
+    let mut lets = Vec::new();
+    for table in &check.tables {
+        let schema = schemas
+            .iter()
+            .find(|schema| schema.name.eq_ignore_ascii_case(table))
+            .ok_or_else(|| {
+                Unusable(format!(
+                    "no schema for table `{table}`, so its columns cannot be declared for a \
+                     query that must compile before the table exists (add one with --schemas)"
+                ))
+            })?;
+        let used: Vec<String> = schema
+            .columns
+            .iter()
+            .filter(|column| {
+                tokens.iter().any(|token| {
+                    token.kind == Kind::Identifier && body[token.range.clone()] == column.name
+                })
+            })
+            .map(|column| format!("{}:{}", column.name, column.kind))
+            .collect();
+        lets.push(format!(
+            "let {} = union isfuzzy=true (datatable({})[]), ({table});",
+            stand_in(table),
+            used.join(", ")
+        ));
+    }
+    Ok(lets)
 }
 
 fn stand_in(table: &str) -> String {
@@ -142,8 +161,8 @@ fn indent(text: &str) -> String {
         .join("\n    ")
 }
 
-/// Drops whole-line `//` comments (a trailing comment after the result would swallow the `;`
-/// added after it).
+/// Drops `//` comments (a trailing comment after the result would swallow the `;` added
+/// after it).
 fn strip_comments(text: &str) -> String {
     let tokens = tokenize(text);
     let mut kept = String::new();
@@ -157,29 +176,33 @@ fn strip_comments(text: &str) -> String {
 }
 
 /// The verdict logic of the check's classifier, as KQL over `CheckResult`: every row gets
-/// `Reason` and `Status`, as `validate` would judge it.
-pub fn status_tail(check: &Check) -> String {
+/// `Reason` and `Status`, as `validate` would judge it. `quiet` is a boolean expression that,
+/// when true, makes a freshness check's `never_seen` a `quiet`.
+fn status_tail(check: &Check, quiet: Option<&str>) -> String {
     match check.classifier {
-        Classifier::Freshness => freshness_tail(check),
+        Classifier::Freshness => freshness_tail(check, quiet),
         Classifier::Events => events_tail(check),
         Classifier::Share => share_tail(check),
     }
 }
 
-fn freshness_tail(check: &Check) -> String {
+fn freshness_tail(check: &Check, quiet: Option<&str>) -> String {
     let has = |column: &str| check.columns.iter().any(|c| c == column);
-    let rhythm = check.threshold("silence_factor").is_some() && has("Batches") && has("FirstArrival");
+    let factor = check.threshold("silence_factor").is_some();
     let mut tail = format!("{RESULT}\n");
-    let stopped = match (check.threshold("silence_factor").is_some(), rhythm) {
-        (false, _) => "true".to_string(),
-        // A group needs three arrival bins to show a rhythm (as in `validate`).
-        (true, true) => {
-            tail.push_str(
-                "| extend GapSeconds = iff(Batches >= 3, (LastArrival - FirstArrival) / 1s / (Batches - 1), real(null))\n",
-            );
-            "isnotnull(GapSeconds) and SilentFor / 1s >= silence_factor * GapSeconds".to_string()
-        }
-        (true, false) => "false".to_string(),
+    // As in `validate`: with `silence_factor`, a silent group has stopped only when its silence
+    // is that many times its usual gap, which needs three arrival bins to be known; without
+    // it, every silence past `stale_after` is a stop.
+    let stopped = if !factor {
+        "true"
+    } else if has("Batches") && has("FirstArrival") {
+        tail.push_str(
+            "| extend GapSeconds = iff(Batches >= 3, \
+             (LastArrival - FirstArrival) / 1s / (Batches - 1), real(null))\n",
+        );
+        "isnotnull(GapSeconds) and SilentFor / 1s >= silence_factor * GapSeconds"
+    } else {
+        "false"
     };
     tail.push_str(
         "| extend SilentFor = iff(isnull(SinceLastArrival), now() - LastArrival, SinceLastArrival)\n\
@@ -197,6 +220,11 @@ fn freshness_tail(check: &Check) -> String {
     tail.push_str(&format!(
         "| union ({RESULT} | count | where Count == 0 | project Reason = \"never_seen\")\n"
     ));
+    if let Some(quiet) = quiet {
+        tail.push_str(&format!(
+            "| extend Reason = iff(Reason == \"never_seen\" and {quiet}, \"quiet\", Reason)\n"
+        ));
+    }
     tail.push_str(
         "| extend Status = case(Reason in (\"never_seen\", \"stale\", \"quiet\"), \"no_data\",\n    \
          Reason startswith \"lag_\", \"lag\", Reason == \"incomplete_row\", \"error\", \"healthy\")\n",
@@ -214,7 +242,8 @@ fn events_tail(check: &Check) -> String {
     }
     tail.push_str(&format!("| extend Status = \"{status}\"\n"));
     tail.push_str(&format!(
-        "| union ({RESULT} | count | where Count == 0 | project Reason = \"none_found\", Status = \"healthy\")\n"
+        "| union ({RESULT} | count | where Count == 0 \
+         | project Reason = \"none_found\", Status = \"healthy\")\n"
     ));
     tail
 }
@@ -228,7 +257,25 @@ fn share_tail(check: &Check) -> String {
          | extend Reason = case(isnull(Rows) or Rows == 0, \"never_seen\",\n    \
          todouble(Bad) / Rows > max_share, \"{reason}\", \"within_limit\")\n\
          | union ({RESULT} | count | where Count == 0 | project Reason = \"never_seen\")\n\
-         | extend Status = case(Reason == \"never_seen\", \"no_data\", Reason == \"within_limit\", \"healthy\", \"{status}\")\n"
+         | extend Status = case(Reason == \"never_seen\", \"no_data\", \
+         Reason == \"within_limit\", \"healthy\", \"{status}\")\n"
+    )
+}
+
+/// `Group`: the row's grouping values joined with `/`, or `every group` for a row without
+/// them (the one that stands for a result without rows).
+fn group_column(check: &Check) -> String {
+    if check.group_by.is_empty() {
+        return "| extend Group = \"every group\"\n".to_string();
+    }
+    let empty: Vec<String> = (check.group_by.iter())
+        .map(|column| format!("isempty({column})"))
+        .collect();
+    let joined: Vec<&str> = check.group_by.iter().map(String::as_str).collect();
+    format!(
+        "| extend Group = iff({}, \"every group\", strcat({}))\n",
+        empty.join(" and "),
+        joined.join(", \"/\", ")
     )
 }
 
@@ -237,37 +284,103 @@ fn share_tail(check: &Check) -> String {
 /// condition lasts (incident grouping folds the repeats into one incident). Event and share
 /// rules alert on findings with rows that arrived since the previous run, so late rows are
 /// seen once and never twice.
-pub fn rule_query(check: &Check, schemas: &[Table]) -> Result<String, Unusable> {
+pub fn rule_query(check: &Check, catalog: &[Check], schemas: &[Table]) -> Result<String, Unusable> {
     let rule = check
         .rule
         .as_ref()
         .ok_or_else(|| Unusable("the check has no `rule` settings".into()))?;
     let derived = Derived::of(check, schemas, true)?;
+    let mut extra = Vec::new();
+    let quiet = if rule.quiet_when.is_empty() {
+        None
+    } else {
+        extra.extend(quiet_proofs(check, &rule.quiet_when, catalog, schemas)?);
+        Some(QUIET_PROVEN)
+    };
+    let filter = match check.classifier {
+        Classifier::Freshness => {
+            let reasons: Vec<String> = rule.alert_on.iter().map(|r| format!("\"{r}\"")).collect();
+            format!("| where Reason in ({})\n", reasons.join(", "))
+        }
+        Classifier::Events | Classifier::Share => {
+            extra.push(format!(
+                "let {WINDOW} = {};",
+                crate::duration::to_kql(rule.frequency)
+            ));
+            format!(
+                "| where Status != \"healthy\" and isnotnull(LastArrival) \
+                 and LastArrival > ago({WINDOW})\n"
+            )
+        }
+    };
+    let mut tail = status_tail(check, quiet);
+    tail.push_str(&group_column(check));
+    tail.push_str(&filter);
     let header = format!(
         "// {} (sentinel-kms check {} {})",
         check.title, check.id, check.version
     );
-    let (extra, filter) = match check.classifier {
-        Classifier::Freshness => {
-            let reasons: Vec<String> = rule.alert_on.iter().map(|r| format!("\"{r}\"")).collect();
-            (
-                Vec::new(),
-                format!("| where Reason in ({})\n", reasons.join(", ")),
-            )
-        }
-        Classifier::Events | Classifier::Share => (
-            vec![format!(
-                "let {WINDOW} = {};",
-                crate::duration::to_kql(rule.frequency)
-            )],
-            format!(
-                "| where Status != \"healthy\" and isnotnull(LastArrival) and LastArrival > ago({WINDOW})\n"
-            ),
-        ),
-    };
-    let mut tail = status_tail(check);
-    tail.push_str(&filter);
     Ok(format!("{header}\n{}", derived.with_tail(&extra, &tail)))
+}
+
+/// The statements that set `QuietProven`: for each check named, its query and verdict logic
+/// with every name it declares given its own prefix (`q1_`, `q2_`, …), reduced to whether all
+/// its rows are healthy; then their conjunction.
+fn quiet_proofs(
+    check: &Check,
+    ids: &[String],
+    catalog: &[Check],
+    schemas: &[Table],
+) -> Result<Vec<String>, Unusable> {
+    let mut statements = Vec::new();
+    let mut proven = Vec::new();
+    for (index, id) in ids.iter().enumerate() {
+        let proof = (catalog.iter())
+            .find(|candidate| &candidate.id == id && candidate.id != check.id)
+            .ok_or_else(|| {
+                Unusable(format!(
+                    "`rule.quiet-when` names `{id}`, which is not another check of the catalog"
+                ))
+            })?;
+        let derived = Derived::of(proof, schemas, true)?;
+        let tail = format!(
+            "let Proven = toscalar({}| summarize Unhealthy = countif(Status != \"healthy\"), \
+             All = count()\n| project Unhealthy == 0 and All > 0);",
+            status_tail(proof, None)
+        );
+        let prefix = format!("q{}_", index + 1);
+        let text = prefix_declared_names(&derived.with_tail(&[], &tail), &prefix);
+        statements.push(format!("// healthy {} proves a quiet account", proof.id));
+        statements.extend(text.lines().map(str::to_string));
+        proven.push(format!("{prefix}Proven"));
+    }
+    statements.push(format!("let {QUIET_PROVEN} = {};", proven.join(" and ")));
+    Ok(statements)
+}
+
+/// Gives every name a `let` of `text` declares the prefix, wherever the name is used.
+fn prefix_declared_names(text: &str, prefix: &str) -> String {
+    let tokens = tokenize(text);
+    let identifiers: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| t.kind == Kind::Identifier)
+        .collect();
+    let declared: Vec<&str> = identifiers
+        .windows(2)
+        .filter(|pair| &text[pair[0].range.clone()] == "let")
+        .map(|pair| &text[pair[1].range.clone()])
+        .collect();
+    let mut renamed = String::new();
+    let mut last = 0;
+    for token in identifiers {
+        if declared.contains(&&text[token.range.clone()]) {
+            renamed.push_str(&text[last..token.range.start]);
+            renamed.push_str(prefix);
+            last = token.range.start;
+        }
+    }
+    renamed.push_str(&text[last..]);
+    renamed
 }
 
 /// The workbook's query for a check: every group with its `Status` and `Reason`. Only a check
@@ -276,10 +389,18 @@ pub fn rule_query(check: &Check, schemas: &[Table]) -> Result<String, Unusable> 
 pub fn workbook_query(check: &Check, schemas: &[Table]) -> Result<String, Unusable> {
     let fuzzy = check.classifier == Classifier::Freshness;
     let derived = Derived::of(check, schemas, fuzzy)?;
-    let mut tail = status_tail(check);
+    let mut tail = status_tail(check, None);
     let mut shown: Vec<&str> = check.group_by.iter().map(String::as_str).collect();
     shown.extend(["Status", "Reason"]);
-    for column in ["LastArrival", "LastSeen", "Events", "Rows", "Bad", "KeyArn", "StatusCode"] {
+    for column in [
+        "LastArrival",
+        "LastSeen",
+        "Events",
+        "Rows",
+        "Bad",
+        "KeyArn",
+        "StatusCode",
+    ] {
         if check.columns.iter().any(|c| c == column) && !shown.contains(&column) {
             shown.push(column);
         }
@@ -320,21 +441,11 @@ fn tokenize(text: &str) -> Vec<Token> {
             });
             i = end;
         } else if text[i..].starts_with("```") {
-            i = text[i + 3..].find("```").map_or(bytes.len(), |n| i + 3 + n + 3);
+            i = text[i + 3..]
+                .find("```")
+                .map_or(bytes.len(), |n| i + 3 + n + 3);
         } else if b == b'@' && matches!(bytes.get(i + 1), Some(b'"' | b'\'')) {
-            let quote = bytes[i + 1];
-            i += 2;
-            while i < bytes.len() {
-                if bytes[i] == quote {
-                    if bytes.get(i + 1) == Some(&quote) {
-                        i += 2;
-                        continue;
-                    }
-                    i += 1;
-                    break;
-                }
-                i += 1;
-            }
+            i = skip_verbatim(bytes, i + 1);
         } else if b == b'"' || b == b'\'' {
             i += 1;
             while i < bytes.len() && bytes[i] != b {
@@ -353,7 +464,11 @@ fn tokenize(text: &str) -> Vec<Token> {
             }
             let member = start > 0 && bytes[start - 1] == b'.';
             tokens.push(Token {
-                kind: if member { Kind::Other } else { Kind::Identifier },
+                kind: if member {
+                    Kind::Other
+                } else {
+                    Kind::Identifier
+                },
                 range: start..i,
             });
         } else {
@@ -365,33 +480,62 @@ fn tokenize(text: &str) -> Vec<Token> {
     tokens
 }
 
+/// Skips a verbatim string whose opening quote is at `quote_at` (a doubled quote stays inside).
+fn skip_verbatim(bytes: &[u8], quote_at: usize) -> usize {
+    let quote = bytes[quote_at];
+    let mut i = quote_at + 1;
+    while i < bytes.len() {
+        if bytes[i] == quote {
+            if bytes.get(i + 1) == Some(&quote) {
+                i += 2;
+                continue;
+            }
+            return i + 1;
+        }
+        i += 1;
+    }
+    i
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn tokens_skip_strings_comments_and_member_access() {
-        let text = "let a = \"T;x\"; // T; here\nT | where b.T == @'it''s;' and c == 'q\\'T'\n| extend s = ```T;```;";
+        let text = "let a = \"T;x\"; // T; here\nT | where b.T == @'it''s;' and c == 'q\\'T'\n\
+                    | extend s = ```T;```;";
         let tokens = tokenize(text);
         let identifiers: Vec<&str> = tokens
             .iter()
             .filter(|t| t.kind == Kind::Identifier)
             .map(|t| &text[t.range.clone()])
             .collect();
-        assert_eq!(identifiers, ["let", "a", "T", "where", "b", "and", "c", "extend", "s"]);
+        assert_eq!(
+            identifiers,
+            ["let", "a", "T", "where", "b", "and", "c", "extend", "s"]
+        );
         let semicolons = tokens.iter().filter(|t| t.kind == Kind::Semicolon).count();
         assert_eq!(semicolons, 2);
+        assert_eq!(tokens.iter().filter(|t| t.kind == Kind::Comment).count(), 1);
+    }
+
+    #[test]
+    fn declared_names_get_the_prefix_everywhere_but_members_and_strings() {
+        let text = "let lookback = 1d;\nlet CheckResult = T | where X.lookback > ago(lookback) \
+                    | extend s = \"lookback\";\nCheckResult | count";
         assert_eq!(
-            tokens.iter().filter(|t| t.kind == Kind::Comment).count(),
-            1
+            prefix_declared_names(text, "q1_"),
+            "let q1_lookback = 1d;\nlet q1_CheckResult = T | where X.lookback > \
+             ago(q1_lookback) | extend s = \"lookback\";\nq1_CheckResult | count"
         );
     }
 
     #[test]
-    fn placeholder_counting_reads_double_braces() {
+    fn comments_are_dropped_from_the_result_statement() {
         assert_eq!(
-            crate::catalog::rule::placeholders("{{A}} in {{ Region }} {x}"),
-            ["A", "Region"]
+            strip_comments("T // all rows; really\n| take 1 // one"),
+            "T \n| take 1 "
         );
     }
 }

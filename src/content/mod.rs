@@ -1,30 +1,38 @@
 //! `build`: the content pack. Checks whose header has `rule:` become Sentinel scheduled analytic
 //! rules ([`rules`], with queries from [`kql`]); every check becomes a status grid of the
-//! Sentinel workbook ([`workbook`]). Everything is generated, checked (service limits, the
-//! Kusto analyser over every query) and only then written, atomically: a build that finds a
-//! problem leaves the previous pack as it was.
+//! Sentinel workbook ([`workbook`]). Everything is generated, then checked (the published
+//! schemas in [`schema`], the service's and content repository's limits in [`limits`], the
+//! Kusto analyser over every query) and only then written, atomically ([`write`]): a build
+//! that finds a problem leaves the previous pack as it was.
 
 pub mod arm;
 pub mod kql;
+pub mod limits;
 pub mod rules;
+pub mod schema;
 pub mod workbook;
+mod write;
 
-use std::io::Write;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::catalog::Check;
 use crate::cli::BuildArgs;
 use crate::error::{Error, Result, exit};
 use crate::lint::{self, AnalyzerStatus, schema::Table};
+pub use write::write_pack;
 
-/// Sentinel refuses a rule query longer than this.
-pub const MAX_QUERY: usize = 10_000;
-/// Marks a folder as a pack this tool wrote, so `build` may replace it.
-const MARKER: &str = ".sentinel-kms-pack";
+/// Something Sentinel would refuse: the field (a path below the rule's `properties`, or in the
+/// workbook) and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub field: String,
+    pub message: String,
+}
 
-/// A reason the pack cannot be written: which check (or file), which field, what is wrong.
+/// A problem of the pack, with where it is: a check's rule, or a part of the workbook.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BuildError {
     pub what: String,
@@ -38,6 +46,75 @@ impl std::fmt::Display for BuildError {
     }
 }
 
+/// The header key a rule field comes from, so a problem can be reported where it is written.
+pub fn header_key(field: &str) -> Option<&'static str> {
+    let top = field.split('/').next().unwrap_or_default();
+    let key = match top {
+        "displayName" => "rule.name",
+        "description" => "description",
+        "severity" => "severity",
+        "templateVersion" => "version",
+        "queryFrequency" => "rule.frequency",
+        "queryPeriod" => "rule.period",
+        "triggerOperator" | "triggerThreshold" => "rule.trigger",
+        "suppressionDuration" | "suppressionEnabled" => "rule.suppression",
+        "tactics" => "rule.tactics",
+        "techniques" => "rule.techniques",
+        "entityMappings" => "rule.entities",
+        "customDetails" => "rule.custom-details",
+        "incidentConfiguration" => "rule.grouping",
+        "alertDetailsOverride" if field.ends_with("alertDescriptionFormat") => {
+            "rule.alert-description"
+        }
+        "alertDetailsOverride" => "rule.alert-name",
+        _ => return None,
+    };
+    Some(key)
+}
+
+/// One check's rule, generated and checked.
+pub struct Rule {
+    pub name: uuid::Uuid,
+    /// The ARM resource, its strings escaped.
+    pub resource: Value,
+    pub query: String,
+}
+
+/// Generates the rule of `check` and checks it against the SecurityInsights schema and the
+/// limits; `catalog` holds the checks `rule.quiet-when` may name.
+pub fn rule(
+    check: &Check,
+    catalog: &[Check],
+    schemas: &[Table],
+) -> std::result::Result<Rule, Vec<Problem>> {
+    let settings = check.rule.as_ref().ok_or_else(|| {
+        vec![Problem {
+            field: "rule".into(),
+            message: "the check asks for no rule".into(),
+        }]
+    })?;
+    let query = kql::rule_query(check, catalog, schemas).map_err(|error| {
+        vec![Problem {
+            field: "query".into(),
+            message: error.0,
+        }]
+    })?;
+    let properties = rules::properties(check, settings, &query);
+    // The schema sees what ARM hands the API: the strings before their escaping.
+    let as_deployed = json!({ "kind": "Scheduled", "properties": properties });
+    let mut problems = schema::rule_problems(&as_deployed);
+    problems.extend(limits::rule_problems(&properties));
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let name = rules::rule_name(&check.id, settings.id);
+    Ok(Rule {
+        name,
+        resource: rules::resource(name, properties),
+        query,
+    })
+}
+
 /// The pack as files, by path relative to the output folder, in a fixed order.
 pub struct Pack {
     pub files: Vec<(PathBuf, Vec<u8>)>,
@@ -46,6 +123,13 @@ pub struct Pack {
     pub rules: usize,
 }
 
+/// Where rule templates and the workbook's template go: the folder to deploy.
+pub const ARM_FOLDER: &str = "arm";
+/// Where the rules go in files of at most 50, for the portal's Import.
+pub const IMPORT_FOLDER: &str = "import";
+/// Where the workbook's gallery JSON goes, for the workbook's Advanced Editor.
+pub const GALLERY_FOLDER: &str = "gallery";
+
 /// Generates the pack and checks what can be checked without the analyser.
 pub fn generate(checks: &[Check], schemas: &[Table]) -> std::result::Result<Pack, Vec<BuildError>> {
     let mut errors = Vec::new();
@@ -53,65 +137,49 @@ pub fn generate(checks: &[Check], schemas: &[Table]) -> std::result::Result<Pack
     let mut queries = Vec::new();
     let mut resources = Vec::new();
     let mut names: Vec<(uuid::Uuid, &str)> = Vec::new();
-    for check in checks {
-        let Some(rule) = &check.rule else { continue };
-        let what = check.path.display().to_string();
-        let query = match kql::rule_query(check, schemas) {
-            Ok(query) => query,
-            Err(error) => {
-                errors.push(BuildError {
-                    what,
-                    field: "query".into(),
-                    message: error.0,
-                });
+    for check in checks.iter().filter(|check| check.rule.is_some()) {
+        let what = format!("check `{}` ({})", check.id, check.path.display());
+        let rule = match rule(check, checks, schemas) {
+            Ok(rule) => rule,
+            Err(problems) => {
+                errors.extend(
+                    problems
+                        .into_iter()
+                        .map(|problem| rule_error(&what, problem)),
+                );
                 continue;
             }
         };
-        for problem in query_problems(&query) {
+        if let Some((_, other)) = names.iter().find(|(seen, _)| *seen == rule.name) {
             errors.push(BuildError {
                 what: what.clone(),
-                field: "query".into(),
-                message: problem,
+                field: "rule name (header `rule.id`)".into(),
+                message: format!(
+                    "{} is already the name of check `{other}`'s rule",
+                    rule.name
+                ),
             });
         }
-        let id = rules::rule_id(check, rule);
-        if let Some((_, other)) = names.iter().find(|(seen, _)| *seen == id) {
-            errors.push(BuildError {
-                what: what.clone(),
-                field: "rule.id".into(),
-                message: format!("rule name {id} is already the name of check `{other}`'s rule"),
-            });
-        }
-        names.push((id, &check.id));
-        queries.push((format!("{what} (rule)"), query.clone()));
-        let resource = rules::resource(check, rule, &query);
+        names.push((rule.name, &check.id));
+        queries.push((format!("{what}, rule query"), rule.query));
         files.push((
-            Path::new("analytic-rules").join(format!("{}.json", check.id)),
-            render(&rules::template(vec![resource.clone()])),
+            Path::new(ARM_FOLDER).join(format!("{}-rule.json", check.id)),
+            render(&rules::template(vec![rule.resource.clone()])),
         ));
-        resources.push(resource);
+        resources.push(rule.resource);
     }
     for (index, chunk) in resources.chunks(rules::RULES_PER_FILE).enumerate() {
         files.push((
-            Path::new("analytic-rules-import").join(format!("sentinel-kms-rules-{}.json", index + 1)),
+            Path::new(IMPORT_FOLDER).join(format!("sentinel-kms-rules-{}.json", index + 1)),
             render(&rules::template(chunk.to_vec())),
         ));
     }
-    match workbook::build(checks, schemas) {
-        Ok(book) => {
-            for (step, query) in &book.queries {
-                queries.push((format!("workbook step `{step}`"), query.clone()));
-            }
-            files.push((
-                Path::new("workbooks").join(format!("{}.json", book.key)),
-                render(&book.template),
-            ));
-            files.push((
-                Path::new("workbooks-gallery").join(format!("{}.json", book.key)),
-                render(&book.content),
-            ));
+    match workbook_files(checks, schemas) {
+        Ok((mut workbook_files, workbook_queries)) => {
+            files.append(&mut workbook_files);
+            queries.extend(workbook_queries);
         }
-        Err(error) => errors.push(error),
+        Err(mut found) => errors.append(&mut found),
     }
     if errors.is_empty() {
         Ok(Pack {
@@ -124,23 +192,59 @@ pub fn generate(checks: &[Check], schemas: &[Table]) -> std::result::Result<Pack
     }
 }
 
-/// What Sentinel refuses in a rule query.
-fn query_problems(query: &str) -> Vec<String> {
-    let mut problems = Vec::new();
-    let length = query.chars().count();
-    if length > MAX_QUERY {
-        problems.push(format!(
-            "the rule's query is {length} characters; Sentinel takes at most {MAX_QUERY} \
-             (shorten the check's query or its table's declared columns)"
-        ));
+fn rule_error(what: &str, problem: Problem) -> BuildError {
+    let field = match header_key(&problem.field) {
+        Some(key) => format!("rule {} (header `{key}`)", problem.field),
+        None => format!("rule {}", problem.field),
+    };
+    BuildError {
+        what: what.to_string(),
+        field,
+        message: problem.message,
     }
-    let squashed: String = query.split_whitespace().collect::<Vec<_>>().join(" ");
-    for refused in ["search *", "union *"] {
-        if squashed.contains(refused) {
-            problems.push(format!("a rule's query may not use `{refused}`"));
-        }
+}
+
+type Files = Vec<(PathBuf, Vec<u8>)>;
+type Queries = Vec<(String, String)>;
+
+/// The workbook's two files, checked against the workbook schema and the gallery's limits.
+fn workbook_files(
+    checks: &[Check],
+    schemas: &[Table],
+) -> std::result::Result<(Files, Queries), Vec<BuildError>> {
+    let book = workbook::build(checks, schemas).map_err(|error| {
+        vec![BuildError {
+            what: error.what,
+            field: error.problem.field,
+            message: error.problem.message,
+        }]
+    })?;
+    let what = format!("workbook `{}`", book.key);
+    let mut problems = schema::workbook_problems(&book.content);
+    problems.extend(limits::workbook_problems(&book.content, &book.serialized));
+    if !problems.is_empty() {
+        return Err((problems.into_iter())
+            .map(|problem| BuildError {
+                what: what.clone(),
+                field: problem.field,
+                message: problem.message,
+            })
+            .collect());
     }
-    problems
+    let queries = (book.queries.iter())
+        .map(|(step, query)| (format!("{what}, step `{step}`"), query.clone()))
+        .collect();
+    let files = vec![
+        (
+            Path::new(ARM_FOLDER).join(format!("{}-workbook.json", book.key)),
+            render(&book.template),
+        ),
+        (
+            Path::new(GALLERY_FOLDER).join(format!("{}.json", book.key)),
+            render(&book.content),
+        ),
+    ];
+    Ok((files, queries))
 }
 
 fn render(value: &Value) -> Vec<u8> {
@@ -152,17 +256,53 @@ fn render(value: &Value) -> Vec<u8> {
 pub fn run(args: &BuildArgs) -> Result<u8> {
     let checks = crate::validate::load_catalog(&args.catalog)?;
     let schemas = lint::schema::load(args.schemas.as_deref())?;
-    let pack = match generate(&checks, &schemas) {
-        Ok(pack) => pack,
-        Err(errors) => return Err(refused(&errors)),
+    let pack = generate(&checks, &schemas).map_err(|errors| refused(&errors))?;
+    let analysed = match analyse(&pack, &schemas, args.require_analyzer)? {
+        Ok(note) => note,
+        Err(reason) => {
+            eprintln!(
+                "error: the Kusto analyser failed, so the pack's queries are unchecked and \
+                 nothing was written: {reason}"
+            );
+            return Ok(exit::NOT_EVALUATED);
+        }
     };
-    let texts: Vec<(&Path, &str)> = pack
-        .queries
-        .iter()
+    write_pack(&args.out, &pack.files)?;
+
+    let mut text = String::new();
+    for (path, _) in &pack.files {
+        text.push_str(&format!("{}\n", args.out.join(path).display()));
+    }
+    text.push_str(&format!(
+        "build: {} analytic rules and 1 workbook from {} checks in {}; {analysed}\n\
+         build: rule queries read their tables through `union isfuzzy=true`, so the rules \
+         deploy before the tables exist\n",
+        pack.rules,
+        checks.len(),
+        args.out.display()
+    ));
+    let mut stdout = std::io::stdout().lock();
+    (stdout.write_all(text.as_bytes()))
+        .and_then(|()| stdout.flush())
+        .map_err(|source| Error::Write {
+            path: "standard output".into(),
+            source,
+        })?;
+    Ok(exit::OK)
+}
+
+/// Runs the Kusto analyser over every query of the pack. `Ok(Ok(note))`: the queries are
+/// clean (or analysis was skipped, as the note says); `Ok(Err(reason))`: the analyser failed;
+/// `Err`: a query has errors, or the analyser is required and missing.
+fn analyse(
+    pack: &Pack,
+    schemas: &[Table],
+    require_analyzer: bool,
+) -> Result<std::result::Result<String, String>> {
+    let texts: Vec<(&Path, &str)> = (pack.queries.iter())
         .map(|(_, query)| (Path::new(""), query.as_str()))
         .collect();
-    let (status, analysis) = lint::analyse(&schemas, &texts);
-    let analysed = match (&status, analysis) {
+    match lint::analyse(schemas, &texts) {
         (AnalyzerStatus::Ran { version }, Some(analysis)) => {
             let mut errors = Vec::new();
             for ((what, query), result) in pack.queries.iter().zip(&analysis.results) {
@@ -179,20 +319,14 @@ pub fn run(args: &BuildArgs) -> Result<u8> {
             if !errors.is_empty() {
                 return Err(refused(&errors));
             }
-            format!("KQL analysed with {} {version}", lint::analyzer::PACKAGE)
+            Ok(Ok(format!(
+                "KQL analysed with {} {version}",
+                lint::analyzer::PACKAGE
+            )))
         }
-        (AnalyzerStatus::Failed { reason }, _) => {
-            return Err(Error::usage(format!(
-                "the Kusto analyser failed, so the pack's queries are unchecked and nothing was \
-                 written: {reason}"
-            )));
-        }
-        (AnalyzerStatus::Skipped { reason }, _) | (AnalyzerStatus::Ran { .. }, None) => {
-            let reason = match &status {
-                AnalyzerStatus::Skipped { reason } => reason.as_str(),
-                _ => "no analysis came back",
-            };
-            if args.require_analyzer {
+        (AnalyzerStatus::Failed { reason }, _) => Ok(Err(reason)),
+        (AnalyzerStatus::Skipped { reason }, _) => {
+            if require_analyzer {
                 return Err(Error::usage(format!(
                     "--require-analyzer: KQL analysis cannot run: {reason}; to enable it, {}",
                     lint::analyzer::HOW_TO_ENABLE
@@ -202,29 +336,12 @@ pub fn run(args: &BuildArgs) -> Result<u8> {
                 "KQL analysis skipped: {reason}; to enable it, {}",
                 lint::analyzer::HOW_TO_ENABLE
             );
-            "KQL analysis skipped (the queries were not checked)".to_string()
+            Ok(Ok(
+                "KQL analysis skipped (the queries were not checked)".into()
+            ))
         }
-    };
-    write_pack(&args.out, &pack.files)?;
-    let mut text = String::new();
-    for (path, _) in &pack.files {
-        text.push_str(&format!("{}\n", args.out.join(path).display()));
+        (AnalyzerStatus::Ran { .. }, None) => Ok(Err("no analysis came back".into())),
     }
-    text.push_str(&format!(
-        "build: {} analytic rules and 1 workbook from {} checks in {}; {analysed}\n",
-        pack.rules,
-        checks.len(),
-        args.out.display()
-    ));
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(|source| Error::Write {
-            path: "standard output".into(),
-            source,
-        })?;
-    Ok(exit::OK)
 }
 
 fn refused(errors: &[BuildError]) -> Error {
@@ -233,72 +350,6 @@ fn refused(errors: &[BuildError]) -> Error {
         "the pack would be refused by Sentinel, so nothing was written:\n{}",
         lines.join("\n")
     ))
-}
-
-/// Writes the pack into a fresh folder beside `out`, then puts it in `out`'s place. A folder
-/// that is not empty and was not written by `build` is never replaced.
-pub fn write_pack(out: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
-    let failed = |path: &Path, source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    if out.exists() {
-        let is_pack = out.join(MARKER).is_file();
-        let empty = std::fs::read_dir(out)
-            .map_err(|e| failed(out, e))?
-            .next()
-            .is_none();
-        if !is_pack && !empty {
-            return Err(Error::usage(format!(
-                "`{}` is not empty and holds no content pack written by sentinel-kms; give \
-                 `--out` a new or empty folder",
-                out.display()
-            )));
-        }
-    }
-    let parent = match out.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(|e| failed(&parent, e))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".sentinel-kms-build-")
-        .tempdir_in(&parent)
-        .map_err(|e| failed(&parent, e))?;
-    let mut listing = String::from("# Written by sentinel-kms build; replaced whole by the next build.\n");
-    for (path, bytes) in files {
-        let target = staging.path().join(path);
-        if let Some(folder) = target.parent() {
-            std::fs::create_dir_all(folder).map_err(|e| failed(folder, e))?;
-        }
-        std::fs::write(&target, bytes).map_err(|e| failed(&out.join(path), e))?;
-        listing.push_str(&format!("{}\n", path.display()));
-    }
-    std::fs::write(staging.path().join(MARKER), listing).map_err(|e| failed(out, e))?;
-    let old = if out.exists() {
-        let old = tempfile::Builder::new()
-            .prefix(".sentinel-kms-previous-")
-            .tempdir_in(&parent)
-            .map_err(|e| failed(&parent, e))?;
-        let old_path = old.keep();
-        std::fs::remove_dir(&old_path).map_err(|e| failed(&old_path, e))?;
-        std::fs::rename(out, &old_path).map_err(|e| failed(out, e))?;
-        Some(old_path)
-    } else {
-        None
-    };
-    let staged = staging.keep();
-    if let Err(error) = std::fs::rename(&staged, out) {
-        if let Some(old) = &old {
-            let _ = std::fs::rename(old, out);
-        }
-        let _ = std::fs::remove_dir_all(&staged);
-        return Err(failed(out, error));
-    }
-    if let Some(old) = old {
-        let _ = std::fs::remove_dir_all(old);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

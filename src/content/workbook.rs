@@ -1,11 +1,12 @@
 //! The Sentinel workbook: the layout in `workbooks/pipeline-health.json` (title, parameters,
 //! charts), with the status of every check generated where the layout says
 //! `{"sentinel-kms": "check-status"}`. Written as the gallery JSON (`Notebook/1.0`, for the
-//! workbook's Advanced Editor) and as an ARM template (`Microsoft.Insights/workbooks`).
+//! workbook's Advanced Editor) and as an ARM template (`Microsoft.Insights/workbooks`, kind
+//! `shared`, in Sentinel's `sentinel` category).
 
 use serde_json::{Value, json};
 
-use super::{BuildError, arm, kql};
+use super::{Problem, arm, kql};
 use crate::catalog::Check;
 use crate::lint::schema::Table;
 
@@ -29,17 +30,27 @@ pub struct Workbook {
     pub key: String,
     /// The gallery JSON.
     pub content: Value,
+    /// The gallery JSON as the text the ARM template carries in `serializedData`.
+    pub serialized: String,
     /// The ARM template.
     pub template: Value,
     /// Every KQL text of the workbook's Log Analytics queries, with the step it belongs to.
     pub queries: Vec<(String, String)>,
 }
 
-pub fn build(checks: &[Check], schemas: &[Table]) -> Result<Workbook, BuildError> {
-    let layout: Layout = serde_json::from_str(LAYOUT).map_err(|error| BuildError {
+/// Where a workbook problem is: the layout file, or the check whose status step it is.
+pub struct WorkbookError {
+    pub what: String,
+    pub problem: Problem,
+}
+
+pub fn build(checks: &[Check], schemas: &[Table]) -> Result<Workbook, WorkbookError> {
+    let layout: Layout = serde_json::from_str(LAYOUT).map_err(|error| WorkbookError {
         what: LAYOUT_PATH.into(),
-        field: "layout".into(),
-        message: format!("not a workbook layout: {error}"),
+        problem: Problem {
+            field: "layout".into(),
+            message: format!("not a workbook layout: {error}"),
+        },
     })?;
     let mut items = Vec::new();
     for item in layout.items {
@@ -69,43 +80,42 @@ pub fn build(checks: &[Check], schemas: &[Table]) -> Result<Workbook, BuildError
         "category": "sentinel",
     });
     arm::escape_expressions(&mut properties);
-    properties["sourceId"] = json!(
-        "[resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspace'))]"
-    );
-    let template = json!({
-        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
-        "contentVersion": "1.0.0.0",
-        "parameters": {
-            "workspace": {
-                "type": "String",
-                "metadata": { "description": "Name of the Log Analytics workspace that Microsoft Sentinel runs on; the workbook is shown in its Sentinel" }
-            }
-        },
-        "resources": [{
-            "name": name.to_string(),
-            "type": "Microsoft.Insights/workbooks",
-            "location": "[resourceGroup().location]",
-            "apiVersion": API_VERSION,
-            "kind": "shared",
-            "properties": properties,
-        }],
+    // The one expression of the template: the workspace's resource ID, which makes the
+    // workbook show up in that workspace's Sentinel.
+    properties["sourceId"] =
+        json!("[resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspace'))]");
+    let resource = json!({
+        "name": name.to_string(),
+        "type": "Microsoft.Insights/workbooks",
+        "location": "[resourceGroup().location]",
+        "apiVersion": API_VERSION,
+        "kind": "shared",
+        "properties": properties,
     });
+    let template = arm::template(
+        vec![resource],
+        "Name of the Log Analytics workspace that Microsoft Sentinel runs on, in this \
+         resource group; the workbook shows in its Sentinel",
+    );
     Ok(Workbook {
         key: layout.key,
         content,
+        serialized,
         template,
         queries,
     })
 }
 
 /// A group with one grid per check: each group of the check's rows with its status icon.
-fn status_group(checks: &[Check], schemas: &[Table]) -> Result<Value, BuildError> {
+fn status_group(checks: &[Check], schemas: &[Table]) -> Result<Value, WorkbookError> {
     let mut items = Vec::new();
     for check in checks {
-        let query = kql::workbook_query(check, schemas).map_err(|error| BuildError {
-            what: check.path.display().to_string(),
-            field: "query".into(),
-            message: error.0,
+        let query = kql::workbook_query(check, schemas).map_err(|error| WorkbookError {
+            what: format!("check `{}` ({})", check.id, check.path.display()),
+            problem: Problem {
+                field: "workbook query".into(),
+                message: error.0,
+            },
         })?;
         // The query's own window: its lookback, plus the two days by which Azure Monitor may
         // have moved a late row's TimeGenerated.
@@ -177,7 +187,11 @@ fn collect_queries(value: &Value, found: &mut Vec<(String, String)>) {
         Value::Object(map) => {
             if map.get("type").and_then(Value::as_i64) == Some(3)
                 && let Some(content) = map.get("content")
-                && content.get("queryType").and_then(Value::as_i64).unwrap_or(0) == 0
+                && content
+                    .get("queryType")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0)
+                    == 0
                 && let Some(query) = content.get("query").and_then(Value::as_str)
             {
                 let name = map.get("name").and_then(Value::as_str).unwrap_or("step");

@@ -1,0 +1,1 @@
+//! Tests of the content pack: generation, validation and writing.
