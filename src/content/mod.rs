@@ -73,6 +73,7 @@ pub fn header_key(field: &str) -> Option<&'static str> {
 }
 
 /// One check's rule, generated and checked.
+#[derive(Debug)]
 pub struct Rule {
     pub name: uuid::Uuid,
     /// The ARM resource, its strings escaped.
@@ -220,6 +221,9 @@ fn workbook_files(
         }]
     })?;
     let what = format!("workbook `{}`", book.key);
+    for warning in limits::workbook_warnings(&book.content) {
+        tracing::warn!("{what}: {}: {}", warning.field, warning.message);
+    }
     let mut problems = schema::workbook_problems(&book.content);
     problems.extend(limits::workbook_problems(&book.content, &book.serialized));
     if !problems.is_empty() {
