@@ -159,11 +159,11 @@ fn the_shipped_catalog_builds_and_every_rule_and_the_workbook_match_the_publishe
     assert_eq!(files.keys().cloned().collect::<Vec<_>>(), expected);
 
     let rules = validator("alert-rule.schema.json", jsonschema::Draft::Draft202012);
-    let import = json(&files, "import/sentinel-kms-rules-1.json");
+    let import = json(files, "import/sentinel-kms-rules-1.json");
     let imported = import["resources"].as_array().unwrap();
     assert_eq!(imported.len(), RULES.len());
     for (id, in_import) in RULES.iter().zip(imported) {
-        let template = json(&files, &format!("arm/{id}-rule.json"));
+        let template = json(files, &format!("arm/{id}-rule.json"));
         assert_eq!(
             template["$schema"],
             "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
@@ -197,14 +197,14 @@ fn the_shipped_catalog_builds_and_every_rule_and_the_workbook_match_the_publishe
     }
 
     let workbook_schema = validator("workbook.schema.json", jsonschema::Draft::Draft7);
-    let gallery = json(&files, "gallery/pipeline-health.json");
+    let gallery = json(files, "gallery/pipeline-health.json");
     let errors: Vec<String> = (workbook_schema.iter_errors(&gallery))
         .map(|e| e.to_string())
         .collect();
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(gallery["version"], "Notebook/1.0");
 
-    let template = json(&files, "arm/pipeline-health-workbook.json");
+    let template = json(files, "arm/pipeline-health-workbook.json");
     let resource = &template["resources"][0];
     assert_eq!(resource["type"], "Microsoft.Insights/workbooks");
     assert_eq!(resource["kind"], "shared");

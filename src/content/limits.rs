@@ -71,12 +71,20 @@ pub const TECHNIQUES: &[(&str, &[&str])] = &[
     ("T1562", &["DefenseEvasion"]),
 ];
 
-/// Entity types with the identifiers Sentinel knows for each: the combinations of which at
-/// least one must be mapped (its strong identifiers), then the other identifiers.
-pub const ENTITY_TYPES: &[(&str, &[&[&str]], &[&str])] = &[
-    (
-        "Account",
-        &[
+/// An entity type with the identifiers Sentinel knows for it.
+pub struct EntityType {
+    pub name: &'static str,
+    /// The combinations of which at least one must be mapped: its strong identifiers.
+    pub strong: &'static [&'static [&'static str]],
+    /// Its other identifiers.
+    pub other: &'static [&'static str],
+}
+
+/// The entity types a rule may map.
+pub const ENTITY_TYPES: &[EntityType] = &[
+    EntityType {
+        name: "Account",
+        strong: &[
             &["FullName"],
             &["Sid"],
             &["Name"],
@@ -84,7 +92,7 @@ pub const ENTITY_TYPES: &[(&str, &[&[&str]], &[&str])] = &[
             &["PUID"],
             &["ObjectGuid"],
         ],
-        &[
+        other: &[
             "NTDomain",
             "DnsDomain",
             "UPNSuffix",
@@ -93,63 +101,103 @@ pub const ENTITY_TYPES: &[(&str, &[&[&str]], &[&str])] = &[
             "IsDomainJoined",
             "CloudAppAccountId",
         ],
-    ),
-    (
-        "Host",
-        &[
+    },
+    EntityType {
+        name: "Host",
+        strong: &[
             &["FullName"],
             &["HostName"],
             &["NetBiosName"],
             &["AzureID"],
             &["OMSAgentID"],
         ],
-        &["DnsDomain", "NTDomain", "OSFamily", "OSVersion"],
-    ),
-    ("IP", &[&["Address"]], &[]),
-    ("Malware", &[&["Name"]], &["Category"]),
-    ("File", &[&["Name"]], &["Directory"]),
-    (
-        "Process",
-        &[&["CommandLine"], &["ProcessId"]],
-        &["CreationTimeUtc"],
-    ),
-    (
-        "CloudApplication",
-        &[&["AppId"], &["Name"]],
-        &["InstanceName"],
-    ),
-    ("DNS", &[&["DomainName"]], &[]),
-    ("AzureResource", &[&["ResourceId"]], &[]),
-    ("FileHash", &[&["Algorithm", "Value"]], &[]),
-    ("RegistryKey", &[&["Key"], &["Hive"]], &[]),
-    ("RegistryValue", &[&["Name"]], &["Value", "ValueType"]),
-    (
-        "SecurityGroup",
-        &[&["DistinguishedName"], &["SID"], &["ObjectGuid"]],
-        &[],
-    ),
-    ("URL", &[&["Url"]], &[]),
-    (
-        "Mailbox",
-        &[&["MailboxPrimaryAddress"]],
-        &["DisplayName", "Upn"],
-    ),
-    ("MailCluster", &[&["Query"], &["Source"]], &[]),
-    (
-        "MailMessage",
-        &[&["NetworkMessageId"], &["Recipient"]],
-        &["Sender", "Subject"],
-    ),
-    (
-        "SubmissionMail",
-        &[
+        other: &["DnsDomain", "NTDomain", "OSFamily", "OSVersion"],
+    },
+    EntityType {
+        name: "IP",
+        strong: &[&["Address"]],
+        other: &[],
+    },
+    EntityType {
+        name: "Malware",
+        strong: &[&["Name"]],
+        other: &["Category"],
+    },
+    EntityType {
+        name: "File",
+        strong: &[&["Name"]],
+        other: &["Directory"],
+    },
+    EntityType {
+        name: "Process",
+        strong: &[&["CommandLine"], &["ProcessId"]],
+        other: &["CreationTimeUtc"],
+    },
+    EntityType {
+        name: "CloudApplication",
+        strong: &[&["AppId"], &["Name"]],
+        other: &["InstanceName"],
+    },
+    EntityType {
+        name: "DNS",
+        strong: &[&["DomainName"]],
+        other: &[],
+    },
+    EntityType {
+        name: "AzureResource",
+        strong: &[&["ResourceId"]],
+        other: &[],
+    },
+    EntityType {
+        name: "FileHash",
+        strong: &[&["Algorithm", "Value"]],
+        other: &[],
+    },
+    EntityType {
+        name: "RegistryKey",
+        strong: &[&["Key"], &["Hive"]],
+        other: &[],
+    },
+    EntityType {
+        name: "RegistryValue",
+        strong: &[&["Name"]],
+        other: &["Value", "ValueType"],
+    },
+    EntityType {
+        name: "SecurityGroup",
+        strong: &[&["DistinguishedName"], &["SID"], &["ObjectGuid"]],
+        other: &[],
+    },
+    EntityType {
+        name: "URL",
+        strong: &[&["Url"]],
+        other: &[],
+    },
+    EntityType {
+        name: "Mailbox",
+        strong: &[&["MailboxPrimaryAddress"]],
+        other: &["DisplayName", "Upn"],
+    },
+    EntityType {
+        name: "MailCluster",
+        strong: &[&["Query"], &["Source"]],
+        other: &[],
+    },
+    EntityType {
+        name: "MailMessage",
+        strong: &[&["NetworkMessageId"], &["Recipient"]],
+        other: &["Sender", "Subject"],
+    },
+    EntityType {
+        name: "SubmissionMail",
+        strong: &[
             &["SubmissionId"],
             &["NetworkMessageId"],
             &["Recipient"],
             &["Submitter"],
         ],
-        &[],
-    ),
+        other: &[],
+    },
 ];
 
 /// Every limit a rule's `properties` break.
@@ -459,8 +507,9 @@ fn entities(properties: &Value, found: &mut Found) {
 }
 
 fn entity_identifiers(kind: &str, identifiers: &[&str], field: &str, found: &mut Found) {
-    let Some((_, strong, other)) = ENTITY_TYPES.iter().find(|(name, _, _)| *name == kind) else {
-        let known: Vec<&str> = ENTITY_TYPES.iter().map(|(name, _, _)| *name).collect();
+    let Some(EntityType { strong, other, .. }) = ENTITY_TYPES.iter().find(|t| t.name == kind)
+    else {
+        let known: Vec<&str> = ENTITY_TYPES.iter().map(|t| t.name).collect();
         found.add(
             format!("{field}/entityType"),
             format!(
