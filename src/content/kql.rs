@@ -17,6 +17,8 @@
 //!   while all of them are healthy, a table without rows is `quiet`, as `validate` reports it,
 //!   not `never_seen`.
 
+use chrono::TimeDelta;
+
 use crate::catalog::{Check, Classifier, header};
 use crate::lint::schema::Table;
 
@@ -294,7 +296,7 @@ pub fn rule_query(check: &Check, catalog: &[Check], schemas: &[Table]) -> Result
     let quiet = if rule.quiet_when.is_empty() {
         None
     } else {
-        extra.extend(quiet_proofs(check, &rule.quiet_when, catalog, schemas)?);
+        extra.extend(quiet_proofs(check, rule.period, catalog, schemas)?);
         Some(QUIET_PROVEN)
     };
     let filter = match check.classifier {
@@ -328,13 +330,14 @@ pub fn rule_query(check: &Check, catalog: &[Check], schemas: &[Table]) -> Result
 /// its rows are healthy; then their conjunction.
 fn quiet_proofs(
     check: &Check,
-    ids: &[String],
+    period: TimeDelta,
     catalog: &[Check],
     schemas: &[Table],
 ) -> Result<Vec<String>, Unusable> {
+    let ids = check.rule.iter().flat_map(|rule| &rule.quiet_when);
     let mut statements = Vec::new();
     let mut proven = Vec::new();
-    for (index, id) in ids.iter().enumerate() {
+    for (index, id) in ids.enumerate() {
         let proof = (catalog.iter())
             .find(|candidate| &candidate.id == id && candidate.id != check.id)
             .ok_or_else(|| {
@@ -342,6 +345,17 @@ fn quiet_proofs(
                     "`rule.quiet-when` names `{id}`, which is not another check of the catalog"
                 ))
             })?;
+        let lookback = proof
+            .threshold("lookback")
+            .and_then(|value| value.as_span());
+        if let Some(lookback) = lookback.filter(|lookback| *lookback > period) {
+            return Err(Unusable(format!(
+                "`rule.quiet-when` names `{id}`, which looks back {}, longer than the rule's \
+                 period {}: the rule would judge it on fewer rows than `validate` does",
+                crate::duration::to_kql(lookback),
+                crate::duration::to_kql(period)
+            )));
+        }
         let derived = Derived::of(proof, schemas, true)?;
         let tail = format!(
             "let Proven = toscalar({}| summarize Unhealthy = countif(Status != \"healthy\"), \

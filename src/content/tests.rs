@@ -215,6 +215,17 @@ fn quiet_when_must_name_another_check_of_the_catalog() {
     assert!(problems[0].message.contains("`denials`"), "{problems:?}");
 
     let proof = events_check("denials", "Denied decrypts", "");
+    let long_text = proof
+        .text
+        .replace("let lookback = 3d;", "let lookback = 10d;");
+    let long = parse_check(&proof.path, long_text.into_bytes()).unwrap();
+    let problems = rule(&check, &[check.clone(), long], &tables()).unwrap_err();
+    assert!(
+        problems[0]
+            .message
+            .contains("looks back 10d, longer than the rule's period 7d"),
+        "{problems:?}"
+    );
     let catalog = [check.clone(), proof];
     let generated = rule(&check, &catalog, &tables()).unwrap();
     assert!(
@@ -390,4 +401,34 @@ fn rule_fields_map_to_the_header_keys_that_set_them() {
         Some("rule.alert-name")
     );
     assert_eq!(header_key("query"), None);
+}
+
+#[test]
+fn a_workbook_with_a_fixed_subscription_is_refused_and_a_crowded_one_warned_about() {
+    let fixed = "/subscriptions/2b2d3c4e-0000-0000-0000-000000000000/resourceGroups/rg";
+    let content = json!({
+        "version": "Notebook/1.0",
+        "items": [{"type": 9, "name": "parameters", "content": {"value": fixed}}],
+    });
+    let serialized = serde_json::to_string(&content).unwrap();
+    let problems = limits::workbook_problems(&content, &serialized);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].message.contains("fixed resource ID"),
+        "{problems:?}"
+    );
+    let placeholder = serialized.replace(fixed, "/subscriptions/{Subscription}");
+    assert_eq!(
+        limits::workbook_problems(&content, &placeholder),
+        Vec::new()
+    );
+
+    let step = json!({"type": 3, "name": "q", "content": {"query": "T", "queryType": 0}});
+    let crowded = json!({"version": "Notebook/1.0", "items": vec![step; 41]});
+    let warnings = limits::workbook_warnings(&crowded);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].message.starts_with("41 Log Analytics queries"),
+        "{warnings:?}"
+    );
 }
