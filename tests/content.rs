@@ -331,6 +331,16 @@ fn one_rule_and_the_workbook_match_their_snapshots() {
     );
 }
 
+/// `build --queries CATALOG --out OUT`, without the analyser.
+fn build_catalog(catalog: &Path, out: &Path) -> Run {
+    build_unanalysed(&[
+        "--queries",
+        catalog.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 /// The shipped catalog copied into a folder, with `edit` applied to one file's text.
 fn edited_catalog(file: &str, edit: impl Fn(&str) -> String) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -359,12 +369,7 @@ fn a_pack_sentinel_would_refuse_is_not_written_and_the_previous_one_stays() {
     let catalog = edited_catalog("cloudtrail/kms-decrypt-denied.kql", |text| {
         text.replace("// rule.frequency: 1h", "// rule.frequency: 30m")
     });
-    let run = build_unanalysed(&[
-        "--queries",
-        catalog.path().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = build_catalog(catalog.path(), &out);
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(run.stdout.is_empty(), "{}", run.stdout);
     assert!(
@@ -409,12 +414,7 @@ fn strings_that_arm_would_evaluate_are_escaped() {
     });
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("dist");
-    let run = build_unanalysed(&[
-        "--queries",
-        catalog.path().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = build_catalog(catalog.path(), &out);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let template: Value = serde_json::from_slice(
         &std::fs::read(out.join("arm/connector-health-failures-rule.json")).unwrap(),
