@@ -17,10 +17,20 @@ struct PackRule {
     period: String,
 }
 
-/// The rules of the shipped catalog's pack, by check id, built once with `sentinel-kms build`.
+/// The shipped catalog's pack, built once with `sentinel-kms build`: its rules by check id,
+/// and the workbook's status steps by step name, each with the time range it runs over.
+struct Pack {
+    rules: BTreeMap<String, PackRule>,
+    status_steps: BTreeMap<String, PackRule>,
+}
+
 fn pack_rules() -> &'static BTreeMap<String, PackRule> {
-    static RULES: OnceLock<BTreeMap<String, PackRule>> = OnceLock::new();
-    RULES.get_or_init(|| {
+    &pack().rules
+}
+
+fn pack() -> &'static Pack {
+    static PACK: OnceLock<Pack> = OnceLock::new();
+    PACK.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let output = Command::new(env!("CARGO_BIN_EXE_sentinel-kms"))
@@ -49,11 +59,30 @@ fn pack_rules() -> &'static BTreeMap<String, PackRule> {
                 },
             );
         }
-        rules
+        let gallery = std::fs::read(dir.path().join("gallery/pipeline-health.json")).unwrap();
+        let gallery: Value = serde_json::from_slice(&gallery).unwrap();
+        let mut status_steps = BTreeMap::new();
+        for group in gallery["items"].as_array().unwrap() {
+            for step in group["content"]["items"].as_array().into_iter().flatten() {
+                let content = &step["content"];
+                let milliseconds = content["timeContext"]["durationMs"].as_i64().unwrap();
+                status_steps.insert(
+                    step["name"].as_str().unwrap().to_string(),
+                    PackRule {
+                        query: content["query"].as_str().unwrap().to_string(),
+                        period: format!("PT{}S", milliseconds / 1000),
+                    },
+                );
+            }
+        }
+        Pack {
+            rules,
+            status_steps,
+        }
     })
 }
 
-/// Runs `rule` in `workspace`; the `(Group, Reason)` of each row, sorted.
+/// Runs `rule` (or a workbook step) in `workspace`; the `(Group, Reason)` of each row, sorted.
 fn alerts(workspace: &LocalWorkspace, id: &str, rule: &PackRule) -> Vec<(String, String)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -77,9 +106,10 @@ fn alerts(workspace: &LocalWorkspace, id: &str, rule: &PackRule) -> Vec<(String,
     let columns: Vec<&str> = (table["columns"].as_array().unwrap().iter())
         .map(|column| column["name"].as_str().unwrap())
         .collect();
-    let cell = |row: &Value, name: &str| {
-        let index = columns.iter().position(|c| *c == name).unwrap();
-        row[index].as_str().unwrap_or_default().to_string()
+    // A column the result lacks reads as empty (the workbook's steps have no `Group`).
+    let cell = |row: &Value, name: &str| match columns.iter().position(|c| *c == name) {
+        Some(index) => row[index].as_str().unwrap_or_default().to_string(),
+        None => String::new(),
     };
     let mut rows: Vec<(String, String)> = (table["rows"].as_array().unwrap().iter())
         .map(|row| (cell(row, "Group"), cell(row, "Reason")))
@@ -267,5 +297,20 @@ fn feeds_that_stopped_raise_their_freshness_rules() {
             &[("Amazon Web Services S3", "stale")],
         )],
         true,
+    );
+}
+
+#[test]
+fn the_workbook_shows_a_quiet_account_as_quiet_and_an_empty_table_as_never_seen() {
+    let step = &pack().status_steps["status guardduty-freshness"];
+    let quiet = LocalWorkspace::start("quiet");
+    assert_eq!(
+        alerts(&quiet, "status guardduty-freshness", step),
+        [("".to_string(), "quiet".to_string())]
+    );
+    let empty = LocalWorkspace::start("empty-table");
+    assert_eq!(
+        alerts(&empty, "status guardduty-freshness", step),
+        [("".to_string(), "never_seen".to_string())]
     );
 }

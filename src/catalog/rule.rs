@@ -116,8 +116,6 @@ pub struct RuleSettings {
     pub alert_description: Option<String>,
     pub grouping: Option<Grouping>,
     pub suppression: Option<TimeDelta>,
-    /// Line of the `rule` key, for messages about the rule as a whole.
-    pub line: usize,
 }
 
 impl RuleSettings {
@@ -276,7 +274,6 @@ pub fn parse(
         alert_description: reader.text("rule.alert-description"),
         grouping,
         suppression: reader.span("rule.suppression"),
-        line: switch.line,
     };
     check_columns(&settings, context, switch, &mut reader);
     Some(settings)

@@ -399,11 +399,25 @@ fn prefix_declared_names(text: &str, prefix: &str) -> String {
 
 /// The workbook's query for a check: every group with its `Status` and `Reason`. Only a check
 /// whose missing table means "no data" reads it through the fuzzy union; for the others a
-/// missing table shows as the query's error, which is what it is: the check cannot see.
-pub fn workbook_query(check: &Check, schemas: &[Table]) -> Result<String, Unusable> {
+/// missing table shows as the query's error, which is what it is: the check cannot see. A
+/// rule's `rule.quiet-when` applies here too, so a quiet account shows `quiet`, as in
+/// `validate`.
+pub fn workbook_query(
+    check: &Check,
+    catalog: &[Check],
+    schemas: &[Table],
+) -> Result<String, Unusable> {
     let fuzzy = check.classifier == Classifier::Freshness;
     let derived = Derived::of(check, schemas, fuzzy)?;
-    let mut tail = status_tail(check, None);
+    let mut extra = Vec::new();
+    let quiet = match &check.rule {
+        Some(rule) if fuzzy && !rule.quiet_when.is_empty() => {
+            extra.extend(quiet_proofs(check, rule.period, catalog, schemas)?);
+            Some(QUIET_PROVEN)
+        }
+        _ => None,
+    };
+    let mut tail = status_tail(check, quiet);
     let mut shown: Vec<&str> = check.group_by.iter().map(String::as_str).collect();
     shown.extend(["Status", "Reason"]);
     for column in [
@@ -420,7 +434,7 @@ pub fn workbook_query(check: &Check, schemas: &[Table]) -> Result<String, Unusab
         }
     }
     tail.push_str(&format!("| project {}\n", shown.join(", ")));
-    Ok(derived.with_tail(&[], &tail))
+    Ok(derived.with_tail(&extra, &tail))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -110,7 +110,7 @@ pub fn build(checks: &[Check], schemas: &[Table]) -> Result<Workbook, WorkbookEr
 fn status_group(checks: &[Check], schemas: &[Table]) -> Result<Value, WorkbookError> {
     let mut items = Vec::new();
     for check in checks {
-        let query = kql::workbook_query(check, schemas).map_err(|error| WorkbookError {
+        let query = kql::workbook_query(check, checks, schemas).map_err(|error| WorkbookError {
             what: format!("check `{}` ({})", check.id, check.path.display()),
             problem: Problem {
                 field: "workbook query".into(),
