@@ -36,6 +36,9 @@ pub enum Command {
     /// Print the key policy and IAM policy changes that let the connector's role decrypt
     /// GuardDuty's export keys, and the `aws` commands that verify them.
     Policy(crate::policy::PolicyArgs),
+    /// Write the content pack: Sentinel analytic rules (ARM templates) from the checks that ask
+    /// for one, and the pipeline workbook; everything is validated before anything is written.
+    Build(BuildArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -84,6 +87,26 @@ pub struct LintArgs {
 
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
     pub format: LintFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
+
+    /// The folder the pack is written to; replaced whole, and only when the new pack is valid.
+    #[arg(long, value_name = "DIR", default_value = "dist")]
+    pub out: PathBuf,
+
+    /// A folder of table schemas (`{"Name", "Properties"}` JSON) for tables the built-in ones
+    /// lack; a table there replaces the built-in table of the same name.
+    #[arg(long, value_name = "DIR")]
+    pub schemas: Option<PathBuf>,
+
+    /// Exit 2 when the Kusto analyser is not installed, instead of writing a pack whose queries
+    /// were not analysed.
+    #[arg(long)]
+    pub require_analyzer: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,6 +6,9 @@
 //! `lint`: [`lint`] checks the catalog offline (headers, KQL analysis, versions). See
 //! [`lint::run`].
 //!
+//! `build`: [`content`] turns the checks that ask for it into Sentinel analytic rules and writes
+//! them with the pipeline workbook, validated first. See [`content::run`].
+//!
 //! `policy`: [`policy`] builds the key and IAM policies the connector's role needs from [`arn`]s,
 //! and the commands that verify them. See [`policy::command::run`].
 
@@ -14,6 +17,7 @@ pub mod catalog;
 pub mod classify;
 pub mod cli;
 pub mod client;
+pub mod content;
 pub mod duration;
 pub mod error;
 pub mod lint;
@@ -34,6 +38,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Validate(args) => validate::run(*args).await,
         Command::Lint(args) => lint::run(&args),
         Command::Policy(args) => policy::command::run(&args),
+        Command::Build(args) => content::run(&args),
         Command::List(args) => {
             let checks = validate::load_catalog(&args.catalog)?;
             let text = report::render_catalog(args.format, &checks);

@@ -45,6 +45,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "finding-message",
     "clear-message",
     "when-missing",
+    "rule",
 ];
 
 pub fn parse(path: &Path, text: &str) -> Result<RawHeader, Vec<CheckFileError>> {
@@ -92,8 +93,9 @@ pub fn parse(path: &Path, text: &str) -> Result<RawHeader, Vec<CheckFileError>> 
                 path,
                 number,
                 format!(
-                    "unknown header key `{key}` (known: {}, remedy.<reason>)",
-                    KNOWN_KEYS.join(", ")
+                    "unknown header key `{key}` (known: {}, {}, remedy.<reason>)",
+                    KNOWN_KEYS.join(", "),
+                    super::rule::KEYS.join(", ")
                 ),
             ));
             last_key = None;
@@ -140,7 +142,7 @@ fn is_known(key: &str) -> bool {
     if let Some(reason) = key.strip_prefix("remedy.") {
         return !reason.is_empty() && reason.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
     }
-    KNOWN_KEYS.contains(&key)
+    KNOWN_KEYS.contains(&key) || super::rule::KEYS.contains(&key)
 }
 
 /// Splits a comma-separated list, trimming each item and dropping empty ones.

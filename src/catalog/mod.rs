@@ -3,6 +3,7 @@
 
 pub mod header;
 pub mod lets;
+pub mod rule;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -166,6 +167,8 @@ pub struct Check {
     pub when_missing: WhenMissing,
     /// Check-specific next steps, by verdict reason.
     pub remedies: BTreeMap<String, String>,
+    /// How the check becomes a Sentinel analytic rule, when it does.
+    pub rule: Option<rule::RuleSettings>,
     /// Where the check came from, as shown in messages (`queries/…` for built-in checks).
     pub path: PathBuf,
     /// The file's text; with overrides applied, this is the query sent.
@@ -233,10 +236,16 @@ impl Check {
     /// grouping columns, then the columns the classifier reads. A name is listed once.
     pub fn required_output_columns(&self) -> Vec<(&'static str, &str)> {
         let mut required: Vec<(&'static str, &str)> = Vec::new();
-        let keyed = (self.group_by.iter().map(|name| ("group-by", name)))
-            .chain(self.columns.iter().map(|name| ("columns", name)));
+        let rule_columns = self.rule.iter().flat_map(|rule| {
+            rule.columns()
+                .into_iter()
+                .filter(|(_, name)| !rule::ADDED_COLUMNS.contains(name))
+        });
+        let keyed = (self.group_by.iter().map(|name| ("group-by", name.as_str())))
+            .chain(self.columns.iter().map(|name| ("columns", name.as_str())))
+            .chain(rule_columns);
         for (key, name) in keyed {
-            if !required.iter().any(|(_, seen)| seen == name) {
+            if !required.iter().any(|(_, seen)| *seen == name) {
                 required.push((key, name));
             }
         }
@@ -606,6 +615,22 @@ pub fn parse_check(path: &Path, bytes: Vec<u8>) -> std::result::Result<Check, Ve
                 .map(|reason| (reason.to_string(), field.value.clone()))
         })
         .collect();
+    let rule = classifier.and_then(|classifier| {
+        rule::parse(
+            path,
+            &raw,
+            &rule::Context {
+                classifier,
+                columns: &columns,
+                group_by: &group_by,
+                lookback: thresholds
+                    .iter()
+                    .find(|t| t.name == "lookback")
+                    .and_then(|t| t.value.as_span()),
+            },
+            &mut errors,
+        )
+    });
     let (Some(version), Some(severity), Some(classifier), true) =
         (version, severity, classifier, errors.is_empty())
     else {
@@ -625,6 +650,7 @@ pub fn parse_check(path: &Path, bytes: Vec<u8>) -> std::result::Result<Check, Ve
         finding,
         when_missing,
         remedies,
+        rule,
         path: path.to_path_buf(),
         text,
     };

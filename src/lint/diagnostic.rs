@@ -38,6 +38,11 @@ pub mod code {
     pub const ID_CHANGED: &str = "id-changed";
     /// A check present at the `--since` revision is gone.
     pub const ID_REMOVED: &str = "id-removed";
+    /// The check's analytic rule breaks the schema or a limit that `build` enforces.
+    pub const RULE: &str = "rule";
+    /// The check's analytic rule has another resource name than at the `--since` revision:
+    /// importing the pack adds a second rule instead of updating the first.
+    pub const NEW_RULE: &str = "new-rule";
 }
 
 /// A finding. `line` 0 means the file as a whole (no position); lines and columns are 1-based,

@@ -1,6 +1,7 @@
 //! `lint --since REF`: the checks as they were at a git revision against the checks now. A
 //! check whose query or settings changed must carry a higher version; a check keeps its id for
-//! life; a check that disappeared is pointed out.
+//! life; a check that disappeared is pointed out; an analytic rule whose resource name changed
+//! (a renamed check, a changed `rule.id`) is reported as the new rule it becomes in Sentinel.
 //!
 //! What counts as a change: a threshold's value, the rest of the query (every line after the
 //! header, trailing spaces and trailing blank lines aside), and every header value except the
@@ -70,6 +71,13 @@ impl Snapshot {
         })
     }
 
+    /// The resource name of the check's analytic rule, when it has one.
+    fn rule_name(&self) -> Option<uuid::Uuid> {
+        self.settings.get("rule")?;
+        let pinned = (self.settings.get("rule.id")).and_then(|id| uuid::Uuid::try_parse(id).ok());
+        Some(crate::content::rules::rule_name(&self.id, pinned))
+    }
+
     /// What changed from `before` to `self`, in words; empty when nothing did.
     fn changes_since(&self, before: &Snapshot) -> Vec<String> {
         let mut changes = Vec::new();
@@ -129,26 +137,74 @@ pub fn compare(
             continue;
         };
         match before.iter().find(|(_, old)| old.id == check.id) {
-            Some((_, old)) => diagnostics.extend(version_rule(revision, check, current, old)),
-            None => diagnostics.extend(renamed(revision, check, current, &before, &now)),
+            Some((_, old)) => {
+                diagnostics.extend(version_rule(revision, check, current, old));
+                diagnostics.extend(new_rule(revision, check, current, old));
+            }
+            None => {
+                let renamed = renamed(revision, check, current, &before, &now);
+                if let Some((diagnostic, old)) = renamed {
+                    diagnostics.push(diagnostic);
+                    diagnostics.extend(new_rule(revision, check, current, old));
+                }
+            }
         }
     }
     for (shown, old) in &before {
         let still_there = now.iter().any(|current| current.id == old.id);
         let renamed_in_place = now.iter().any(|current| current.relative == old.relative);
         if !still_there && !renamed_in_place {
+            let rule = old.rule_name().map_or_else(String::new, |name| {
+                format!(
+                    "; its analytic rule {name} stays in Sentinel until it is deleted there \
+                     (deploying a pack never deletes a rule)"
+                )
+            });
             diagnostics.push(Diagnostic::warning(
                 shown,
                 (0, 0),
                 code::ID_REMOVED,
                 format!(
-                    "check `{}` existed at `{revision}` and is no longer in the catalog",
+                    "check `{}` existed at `{revision}` and is no longer in the catalog{rule}",
                     old.id
                 ),
             ));
         }
     }
     Ok(diagnostics)
+}
+
+/// A check whose analytic rule has another resource name than at the revision: the id changed
+/// without `rule.id` pinning the old name, or `rule.id` itself changed.
+fn new_rule(
+    revision: &str,
+    check: &Check,
+    current: &Snapshot,
+    old: &Snapshot,
+) -> Option<Diagnostic> {
+    let (now_name, old_name) = (current.rule_name()?, old.rule_name()?);
+    if now_name == old_name {
+        return None;
+    }
+    let key = if check.id != old.id { "id" } else { "rule.id" };
+    let position = header::parse(&check.path, &check.text)
+        .ok()
+        .and_then(|raw| {
+            (raw.fields.get(key))
+                .or_else(|| raw.fields.get("rule"))
+                .map(|field| (field.line, field.column))
+        })
+        .unwrap_or((1, 1));
+    Some(Diagnostic::warning(
+        &check.path,
+        position,
+        code::NEW_RULE,
+        format!(
+            "the analytic rule of this check is named {now_name}, and was {old_name} at \
+             `{revision}`: importing the pack adds it as a new rule and leaves the old one \
+             running; to keep updating the old rule, set `rule.id: {old_name}`"
+        ),
+    ))
 }
 
 /// A file of the revision shown the way the files found under `root` are: `root` as given,
@@ -194,21 +250,22 @@ fn version_rule(
     ))
 }
 
-/// A check whose file had another id at the revision, and that id is gone now.
-fn renamed(
+/// A check whose file had another id at the revision, and that id is gone now; with the
+/// check as it was.
+fn renamed<'a>(
     revision: &str,
     check: &Check,
     current: &Snapshot,
-    before: &[(PathBuf, Snapshot)],
+    before: &'a [(PathBuf, Snapshot)],
     now: &[Snapshot],
-) -> Option<Diagnostic> {
+) -> Option<(Diagnostic, &'a Snapshot)> {
     let (_, old) = before
         .iter()
         .find(|(_, old)| old.relative == current.relative)?;
     if now.iter().any(|other| other.id == old.id) {
         return None;
     }
-    Some(Diagnostic::error(
+    let diagnostic = Diagnostic::error(
         &check.path,
         field_position(check, "id"),
         code::ID_CHANGED,
@@ -217,7 +274,8 @@ fn renamed(
              rules are keyed by it); restore it, or add the new check beside the old one",
             old.id, check.id
         ),
-    ))
+    );
+    Some((diagnostic, old))
 }
 
 fn field_position(check: &Check, key: &str) -> (usize, usize) {

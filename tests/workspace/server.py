@@ -660,6 +660,9 @@ KEYWORD_MEMBERS = (
 _KEYWORD_MEMBER = re.compile(r"(?<=[A-Za-z0-9_\]\)])\.(" + "|".join(KEYWORD_MEMBERS) + r")(?![\w(-])")
 _INGESTION_TIME = re.compile(r"(?<![\w.])ingestion_time\s*\(\s*\)")
 _COLUMN_IFEXISTS = re.compile(r"(?<![\w.])column_ifexists\s*\(")
+#: An empty typed ``datatable(...)[]``, the stand-in leg of ``union isfuzzy=true`` for a table
+#: that may not exist; group 1 ends just before its ``)``.
+_EMPTY_DATATABLE = re.compile(r"(?<![\w.])datatable\s*\(([^()]*)\)\s*\[\s*\]")
 
 
 def mask_literals(text: str) -> str:
@@ -752,6 +755,10 @@ def rewrite_for_local_engine(kql: str, known_columns: set[str]) -> str:
     masked = mask_literals(kql)
     edits = [(m.start(), m.end(), ARRIVAL_COLUMN) for m in _INGESTION_TIME.finditer(masked)]
     edits += [(m.start(), m.end(), f"['{m.group(1)}']") for m in _KEYWORD_MEMBER.finditer(masked)]
+    # An empty datatable gets the hidden arrival column too, so that ingestion_time() over a
+    # fuzzy union whose real table is missing is null, as in Log Analytics, not an error.
+    edits += [(m.end(1), m.end(1), f", {ARRIVAL_COLUMN}:datetime")
+              for m in _EMPTY_DATATABLE.finditer(masked)]
     for start, end, replacement in sorted(edits, reverse=True):
         kql = kql[:start] + replacement + kql[end:]
     return kql
