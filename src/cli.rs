@@ -36,6 +36,11 @@ pub enum Command {
     /// Print the key policy and IAM policy changes that let the connector's role decrypt
     /// GuardDuty's export keys, and the `aws` commands that verify them.
     Policy(crate::policy::PolicyArgs),
+    /// Check the AWS side of the pipeline with read-only calls: GuardDuty's publishing
+    /// destination, the export key and its policy, the connector's role, the bucket's
+    /// notification and the queue; join the causes to a `validate` result.
+    #[cfg(feature = "aws")]
+    Doctor(Box<crate::doctor::command::DoctorArgs>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -34,6 +34,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Validate(args) => validate::run(*args).await,
         Command::Lint(args) => lint::run(&args),
         Command::Policy(args) => policy::command::run(&args),
+        #[cfg(feature = "aws")]
+        Command::Doctor(args) => doctor::command::run(*args).await,
         Command::List(args) => {
             let checks = validate::load_catalog(&args.catalog)?;
             let text = report::render_catalog(args.format, &checks);
@@ -50,3 +52,4 @@ pub async fn run(cli: Cli) -> Result<u8> {
 pub mod config;
 pub mod coverage;
 pub mod diagnose;
+pub mod doctor;
