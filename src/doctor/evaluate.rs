@@ -451,7 +451,7 @@ pub fn arn_like(pattern: &str, arn: &str) -> bool {
     let pattern_fields: Vec<&str> = pattern.splitn(6, ':').collect();
     let arn_fields: Vec<&str> = arn.splitn(6, ':').collect();
     if pattern_fields.len() != 6 || arn_fields.len() != 6 {
-        return wildcard_match(pattern.as_bytes(), arn.as_bytes());
+        return pattern == arn;
     }
     pattern_fields
         .iter()
@@ -900,11 +900,13 @@ pub fn decide(
             .filter(|c| c.effect.starts_with("denies"))
             .cloned()
             .collect(),
-        Decision::Allow => all
-            .into_iter()
-            .filter(|c| c.effect.starts_with("allows") || c.effect.starts_with("says"))
-            .cloned()
-            .collect(),
+        Decision::Allow => allowing(
+            combine,
+            resource_policy,
+            grants,
+            identity,
+            same_account,
+        ),
         _ => all.into_iter().cloned().collect(),
     };
     let who = request.principal.describe();
@@ -933,6 +935,55 @@ pub fn decide(
         explanation,
         deciding,
     }
+}
+
+/// The statements that made an allowed request allowed: the principal's own statement where
+/// there is one, else a grant, else the account's statement together with the identity side.
+fn allowing(
+    combine: Combine,
+    resource_policy: &PolicyAnswer,
+    grants: Option<&PolicyAnswer>,
+    identity: Option<&IdentitySide>,
+    same_account: bool,
+) -> Vec<Cited> {
+    let certain = |cited: &[Cited], prefix: &str| -> Vec<Cited> {
+        cited
+            .iter()
+            .filter(|c| c.effect.starts_with(prefix))
+            .cloned()
+            .collect()
+    };
+    let direct_statements = |policy: &PolicyAnswer| -> Vec<Cited> {
+        policy
+            .cited
+            .iter()
+            .filter(|c| c.effect == "allows")
+            .cloned()
+            .collect()
+    };
+    let identity_allows = || -> Vec<Cited> {
+        identity.map_or_else(Vec::new, |side| {
+            let mut cited = certain(&side.cited, "allows");
+            cited.extend(certain(&side.cited, "says `allowed`"));
+            cited
+        })
+    };
+    let needs_identity = !same_account || combine == Combine::KmsKey;
+    if resource_policy.direct == Tri::Yes && (same_account || combine == Combine::ResourceOnly) {
+        return direct_statements(resource_policy);
+    }
+    if let Some(grants) = grants.filter(|g| g.direct == Tri::Yes) {
+        return certain(&grants.cited, "allows");
+    }
+    let mut cited = if resource_policy.direct == Tri::Yes {
+        direct_statements(resource_policy)
+    } else if needs_identity {
+        certain(&resource_policy.cited, "allows the principal's account")
+    } else {
+        Vec::new()
+    };
+    cited.extend(identity_allows());
+    cited
 }
 
 fn denial_explanation(
