@@ -84,7 +84,9 @@ where
     }
 }
 
-fn aws_smithy_error_text<E: std::error::Error + 'static, R: Debug>(error: &SdkError<E, R>) -> String {
+fn aws_smithy_error_text<E: std::error::Error + 'static, R: Debug>(
+    error: &SdkError<E, R>,
+) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -198,13 +200,13 @@ async fn read_role(config: &SdkConfig, arn: &RoleArn) -> Fetched<RoleDetails> {
                     .await
                 {
                     Err(e) => unreadable.push(failure("iam:GetRolePolicy", e)),
-                    Ok(policy) => match iam_document("iam:GetRolePolicy", policy.policy_document())
-                    {
-                        Ok(document) => {
-                            identity.push((format!("inline policy `{name}` of the role"), document))
+                    Ok(policy) => {
+                        match iam_document("iam:GetRolePolicy", policy.policy_document()) {
+                            Ok(document) => identity
+                                .push((format!("inline policy `{name}` of the role"), document)),
+                            Err(f) => unreadable.push(f),
                         }
-                        Err(f) => unreadable.push(f),
-                    },
+                    }
                 }
             }
         }
@@ -348,7 +350,11 @@ async fn read_region(
     };
     let destination = destination.clone();
     if let Some(key) = &destination.kms_key_arn {
-        let key_region = key.split(':').nth(3).filter(|r| !r.is_empty()).unwrap_or(region);
+        let key_region = key
+            .split(':')
+            .nth(3)
+            .filter(|r| !r.is_empty())
+            .unwrap_or(region);
         facts.key = Some(read_key(config, key_region, key, &caller.account).await);
     }
     let (bucket_name, prefix) = match (&scope.bucket, destination.bucket_and_prefix()) {
@@ -407,15 +413,26 @@ async fn read_detector(guardduty: &aws_sdk_guardduty::Client) -> Fetched<Option<
 
 /// The GuardDuty administrator account, for a member account (whose findings the
 /// administrator's destination exports). A failure here only loses that hint, so it is logged.
-async fn read_administrator(guardduty: &aws_sdk_guardduty::Client, detector: &str) -> Option<String> {
-    match guardduty.get_administrator_account().detector_id(detector).send().await {
+async fn read_administrator(
+    guardduty: &aws_sdk_guardduty::Client,
+    detector: &str,
+) -> Option<String> {
+    match guardduty
+        .get_administrator_account()
+        .detector_id(detector)
+        .send()
+        .await
+    {
         Ok(answer) => answer
             .administrator()
             .filter(|a| a.relationship_status() == Some("Enabled"))
             .and_then(|a| a.account_id())
             .map(str::to_string),
         Err(e) => {
-            tracing::info!("{}", failure("guardduty:GetAdministratorAccount", e).describe());
+            tracing::info!(
+                "{}",
+                failure("guardduty:GetAdministratorAccount", e).describe()
+            );
             None
         }
     }
@@ -460,9 +477,7 @@ async fn read_destination(
             .and_then(|p| p.destination_arn())
             .unwrap_or_default()
             .to_string(),
-        kms_key_arn: properties
-            .and_then(|p| p.kms_key_arn())
-            .map(str::to_string),
+        kms_key_arn: properties.and_then(|p| p.kms_key_arn()).map(str::to_string),
         expected_bucket_owner: properties
             .and_then(|p| p.expected_bucket_owner())
             .map(str::to_string),
@@ -498,8 +513,11 @@ async fn read_key(config: &SdkConfig, region: &str, named: &str, caller_account:
                 arn,
                 state: m.key_state().map_or("Unknown", |s| s.as_str()).to_string(),
                 spec: m.key_spec().map_or("Unknown", |s| s.as_str()).to_string(),
-                usage: m.key_usage().map_or("Unknown", |s| s.as_str()).to_string(),
-                manager: m.key_manager().map_or("Unknown", |s| s.as_str()).to_string(),
+                usage: m.key_usage().map_or("", |s| s.as_str()).to_string(),
+                manager: m
+                    .key_manager()
+                    .map_or("Unknown", |s| s.as_str())
+                    .to_string(),
             })
         });
     let (policy, grants) = match &metadata {
@@ -539,7 +557,11 @@ async fn read_grants(kms: &aws_sdk_kms::Client, key: &str) -> Fetched<Vec<Grant>
         .await
         .map_err(|e| failure("kms:ListGrants", e))?;
     let to_map = |map: Option<&std::collections::HashMap<String, String>>| {
-        map.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>())
+        map.map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<BTreeMap<_, _>>()
+        })
     };
     Ok(answer
         .grants()
@@ -547,7 +569,11 @@ async fn read_grants(kms: &aws_sdk_kms::Client, key: &str) -> Fetched<Vec<Grant>
         .map(|g| Grant {
             id: g.grant_id().unwrap_or_default().to_string(),
             grantee: g.grantee_principal().unwrap_or_default().to_string(),
-            operations: g.operations().iter().map(|o| o.as_str().to_string()).collect(),
+            operations: g
+                .operations()
+                .iter()
+                .map(|o| o.as_str().to_string())
+                .collect(),
             context_subset: to_map(g.constraints().and_then(|c| c.encryption_context_subset())),
             context_equals: to_map(g.constraints().and_then(|c| c.encryption_context_equals())),
         })
@@ -587,13 +613,14 @@ async fn read_bucket(
             Err(_) => (Err(failure("s3:GetBucketLocation", first)), None),
         },
     };
-    let bucket_region = location.map(|answer| {
-        match answer.location_constraint().map(|c| c.as_str()) {
-            None | Some("") => "us-east-1".to_string(),
-            Some("EU") => "eu-west-1".to_string(),
-            Some(other) => other.to_string(),
-        }
-    });
+    let bucket_region =
+        location.map(
+            |answer| match answer.location_constraint().map(|c| c.as_str()) {
+                None | Some("") => "us-east-1".to_string(),
+                Some("EU") => "eu-west-1".to_string(),
+                Some(other) => other.to_string(),
+            },
+        );
     let s3 = s3_client(config, bucket_region.as_deref().unwrap_or(region));
     let encryption = match s3.get_bucket_encryption().bucket(name).send().await {
         Ok(answer) => Ok(answer
@@ -605,7 +632,9 @@ async fn read_bucket(
                     algorithm: default
                         .map(|d| d.sse_algorithm().as_str().to_string())
                         .unwrap_or_default(),
-                    key: default.and_then(|d| d.kms_master_key_id()).map(str::to_string),
+                    key: default
+                        .and_then(|d| d.kms_master_key_id())
+                        .map(str::to_string),
                     bucket_key: rule.bucket_key_enabled().unwrap_or(false),
                 }
             })),
@@ -709,7 +738,11 @@ async fn list_folders(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Fe
 }
 
 /// `(account, region)` for every `PREFIX/AWSLogs/ACCOUNT/GuardDuty/REGION/` folder.
-async fn read_folders(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Fetched<Vec<(String, String)>> {
+async fn read_folders(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Fetched<Vec<(String, String)>> {
     let root = format!("{prefix}AWSLogs/");
     let mut folders = Vec::new();
     for account in list_folders(s3, bucket, &root).await? {
@@ -726,7 +759,11 @@ async fn read_folders(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Fe
 
 /// The newest object of a `…/GuardDuty/REGION/` folder, following the newest year, month and
 /// day folders down, and its encryption (`HeadObject`).
-async fn newest_object(s3: &aws_sdk_s3::Client, bucket: &str, folder: &str) -> Fetched<Option<ExportObject>> {
+async fn newest_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    folder: &str,
+) -> Fetched<Option<ExportObject>> {
     let mut prefix = folder.to_string();
     for _ in 0..3 {
         let Some(newest) = list_folders(s3, bucket, &prefix).await?.into_iter().max() else {
@@ -865,14 +902,21 @@ async fn simulate(
             vec!["kms:Decrypt", "kms:DescribeKey"],
             metadata.arn.clone(),
             vec![
-                entry("kms:ViaService", &format!("s3.{bucket_region}.amazonaws.com")),
+                entry(
+                    "kms:ViaService",
+                    &format!("s3.{bucket_region}.amazonaws.com"),
+                ),
                 entry("kms:CallerAccount", role.account()),
             ],
         ));
     }
     let object_key = match &bucket.newest_object {
         Some(Ok(Some(object))) => object.key.clone(),
-        _ => format!("{}AWSLogs/{}/GuardDuty/{region}/example.jsonl.gz", bucket.prefix, role.account()),
+        _ => format!(
+            "{}AWSLogs/{}/GuardDuty/{region}/example.jsonl.gz",
+            bucket.prefix,
+            role.account()
+        ),
     };
     questions.push((
         vec!["s3:GetObject"],

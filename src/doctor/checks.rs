@@ -47,18 +47,73 @@ macro_rules! check {
     };
 }
 
-check!(EXPORT, "aws-export-destination", High, "GuardDuty's detector publishes findings to S3");
-check!(KEY, "aws-export-key", High, "The export key is enabled, symmetric, customer-managed and in the bucket's region");
-check!(KEY_GUARDDUTY, "aws-key-policy-guardduty", High, "The key policy lets GuardDuty generate data keys");
-check!(KEY_ROLE, "aws-key-policy-role", High, "The connector's role may kms:Decrypt and kms:DescribeKey the export key");
-check!(TRUST, "aws-connector-trust", High, "The role trusts Microsoft's OIDC issuer, audience and both session prefixes");
-check!(PERMISSIONS, "aws-connector-permissions", High, "The role may read the export objects and poll the queue");
-check!(SIMULATION, "aws-policy-simulation", Medium, "IAM's policy simulator (SCPs, boundary) agrees for the role");
-check!(ENCRYPTION, "aws-bucket-encryption", Medium, "The bucket's default encryption uses the export key");
-check!(NOTIFICATION, "aws-bucket-notification", High, "The bucket notifies the queue for every account and region folder");
-check!(QUEUE, "aws-queue", High, "The queue accepts S3's notifications and can be read by the role");
+check!(
+    EXPORT,
+    "aws-export-destination",
+    High,
+    "GuardDuty's detector publishes findings to S3"
+);
+check!(
+    KEY,
+    "aws-export-key",
+    High,
+    "The export key is enabled, symmetric, customer-managed and in the bucket's region"
+);
+check!(
+    KEY_GUARDDUTY,
+    "aws-key-policy-guardduty",
+    High,
+    "The key policy lets GuardDuty generate data keys"
+);
+check!(
+    KEY_ROLE,
+    "aws-key-policy-role",
+    High,
+    "The connector's role may kms:Decrypt and kms:DescribeKey the export key"
+);
+check!(
+    TRUST,
+    "aws-connector-trust",
+    High,
+    "The role trusts Microsoft's OIDC issuer, audience and both session prefixes"
+);
+check!(
+    PERMISSIONS,
+    "aws-connector-permissions",
+    High,
+    "The role may read the export objects and poll the queue"
+);
+check!(
+    SIMULATION,
+    "aws-policy-simulation",
+    Medium,
+    "IAM's policy simulator (SCPs, boundary) agrees for the role"
+);
+check!(
+    ENCRYPTION,
+    "aws-bucket-encryption",
+    Medium,
+    "The bucket's default encryption uses the export key"
+);
+check!(
+    NOTIFICATION,
+    "aws-bucket-notification",
+    High,
+    "The bucket notifies the queue for every account and region folder"
+);
+check!(
+    QUEUE,
+    "aws-queue",
+    High,
+    "The queue accepts S3's notifications and can be read by the role"
+);
 check!(QUEUE_DEPTH, "aws-queue-depth", Medium, "The queue drains");
-check!(OBJECT, "aws-export-object", Medium, "The newest export object is encrypted with the destination's key");
+check!(
+    OBJECT,
+    "aws-export-object",
+    Medium,
+    "The newest export object is encrypted with the destination's key"
+);
 
 /// Every check, in the order verdicts are reported.
 pub const ALL: [DoctorCheck; 12] = [
@@ -197,7 +252,11 @@ pub fn judge(facts: &Facts, settings: &Settings) -> Vec<Verdict> {
     for region in &facts.regions {
         judge_region(&mut out, facts, region, settings);
     }
-    let order = |v: &Verdict| ALL.iter().position(|c| c.id == v.check).unwrap_or(ALL.len());
+    let order = |v: &Verdict| {
+        ALL.iter()
+            .position(|c| c.id == v.check)
+            .unwrap_or(ALL.len())
+    };
     verdicts.sort_by_key(|v| {
         (
             v.group.is_some(),
@@ -237,7 +296,9 @@ fn judge_region(out: &mut Out<'_>, facts: &Facts, facts_region: &RegionFacts, se
     }
 
     let bucket = facts_region.bucket.as_ref();
-    let bucket_region = bucket.and_then(|b| b.region.as_ref().ok()).map(String::as_str);
+    let bucket_region = bucket
+        .and_then(|b| b.region.as_ref().ok())
+        .map(String::as_str);
     if let Some(key) = &facts_region.key {
         export_key(out, group, key, bucket_region, role.map(|(arn, _)| arn));
         key_policy_guardduty(out, group, key, &destination, account, facts_region);
@@ -251,8 +312,7 @@ fn judge_region(out: &mut Out<'_>, facts: &Facts, facts_region: &RegionFacts, se
             group,
             Status::NoData,
             "no_export_key",
-            "the publishing destination names no KMS key; GuardDuty requires one to export"
-                .into(),
+            "the publishing destination names no KMS key; GuardDuty requires one to export".into(),
             Some(
                 "Set the destination's key: `aws guardduty update-publishing-destination \
                  --destination-properties DestinationArn=…,KmsKeyArn=…`."
@@ -386,7 +446,10 @@ fn export(out: &mut Out<'_>, facts: &RegionFacts, account: &str) -> Option<Desti
         ("Status", json!(destination.status)),
         ("DestinationArn", json!(destination.destination_arn)),
         ("KmsKeyArn", json!(destination.kms_key_arn)),
-        ("ExpectedBucketOwner", json!(destination.expected_bucket_owner)),
+        (
+            "ExpectedBucketOwner",
+            json!(destination.expected_bucket_owner),
+        ),
         (
             "PublishingFailureStartTimestamp",
             json!(destination.failing_since.map(|t| t.to_rfc3339())),
@@ -487,7 +550,9 @@ fn export_key(
         (
             Status::NoData,
             "key_pending_deletion",
-            format!("the export key {arn} is scheduled for deletion: nothing encrypted with it can be read"),
+            format!(
+                "the export key {arn} is scheduled for deletion: nothing encrypted with it can be read"
+            ),
             Some(format!(
                 "`aws kms cancel-key-deletion --region {0} --key-id {arn}` then `aws kms enable-key --region {0} --key-id {arn}`",
                 metadata.region
@@ -497,10 +562,18 @@ fn export_key(
         (
             Status::NoData,
             "key_disabled",
-            format!("the export key {arn} is {}: GuardDuty cannot encrypt and the connector cannot decrypt", metadata.state),
-            Some(format!("`aws kms enable-key --region {} --key-id {arn}`", metadata.region)),
+            format!(
+                "the export key {arn} is {}: GuardDuty cannot encrypt and the connector cannot decrypt",
+                metadata.state
+            ),
+            Some(format!(
+                "`aws kms enable-key --region {} --key-id {arn}`",
+                metadata.region
+            )),
         )
-    } else if metadata.spec != "SYMMETRIC_DEFAULT" || metadata.usage != "ENCRYPT_DECRYPT" {
+    } else if metadata.spec != "SYMMETRIC_DEFAULT"
+        || !(metadata.usage.is_empty() || metadata.usage == "ENCRYPT_DECRYPT")
+    {
         (
             Status::NoData,
             "key_not_symmetric",
@@ -522,20 +595,25 @@ fn export_key(
             Some(new_key_remedy(role, &metadata.account, bucket_region, arn)),
         )
     } else if metadata.manager != "CUSTOMER" {
-        let remedy = KmsKeyArn::parse(arn).ok().zip(role).and_then(|(key, role)| {
-            Remedy::for_decrypt(role, &[ExportKey::AwsManaged(key)]).ok()
-        });
+        let remedy = KmsKeyArn::parse(arn)
+            .ok()
+            .zip(role)
+            .and_then(|(key, role)| Remedy::for_decrypt(role, &[ExportKey::AwsManaged(key)]).ok());
         (
             Status::NoData,
             "key_aws_managed",
-            format!("the export key {arn} is AWS-managed: its policy cannot allow the connector's role"),
+            format!(
+                "the export key {arn} is AWS-managed: its policy cannot allow the connector's role"
+            ),
             remedy.map(|r| r.summary()),
         )
     } else {
         (
             Status::Healthy,
             "key_usable",
-            format!("the export key {arn} is enabled, symmetric, customer-managed and in the bucket's region"),
+            format!(
+                "the export key {arn} is enabled, symmetric, customer-managed and in the bucket's region"
+            ),
             None,
         )
     };
@@ -609,7 +687,7 @@ fn key_policy_guardduty(
     let evaluation = principal_on_policy(
         Principal::Service(principal.clone()),
         policy,
-        &format!("key policy of `{}`", metadata.arn),
+        "key policy",
         PolicyKind::Resource,
         "kms:GenerateDataKey",
         &metadata.arn,
@@ -630,7 +708,10 @@ fn key_policy_guardduty(
         KEY_GUARDDUTY,
         group,
         &[evaluation],
-        &format!("`{principal}` may `kms:GenerateDataKey` with {}", metadata.arn),
+        &format!(
+            "`{principal}` may `kms:GenerateDataKey` with {}",
+            metadata.arn
+        ),
         "guardduty_cannot_encrypt",
         remedy,
         evidence([("statement_to_add", statement)]),
@@ -699,9 +780,21 @@ fn decision_verdict(
         let message = if deciding.is_empty() {
             explanation.join("; ")
         } else {
-            format!("{} (decided by: {})", explanation.join("; "), deciding.join("; "))
+            format!(
+                "{} (decided by: {})",
+                explanation.join("; "),
+                deciding.join("; ")
+            )
         };
-        out.push(check, group, Status::NoData, deny_reason, message, Some(remedy), ev);
+        out.push(
+            check,
+            group,
+            Status::NoData,
+            deny_reason,
+            message,
+            Some(remedy),
+            ev,
+        );
     } else if !undecided.is_empty() {
         let explanation: Vec<&str> = undecided.iter().map(|e| e.explanation.as_str()).collect();
         out.push(
@@ -717,7 +810,13 @@ fn decision_verdict(
             ev,
         );
     } else {
-        let deciding = deciding_lines(&evaluations.iter().collect::<Vec<_>>());
+        let mut deciding: Vec<String> = Vec::new();
+        for cited in evaluations.iter().flat_map(|e| &e.deciding) {
+            let name = cited.name();
+            if !deciding.contains(&name) {
+                deciding.push(name);
+            }
+        }
         out.push(
             check,
             group,
@@ -741,7 +840,10 @@ fn decrypt_context(
     let partition = role.partition();
     let Some(bucket) = bucket else {
         return Context::new()
-            .with("kms:ViaService", format!("s3.{bucket_region}.amazonaws.com"))
+            .with(
+                "kms:ViaService",
+                format!("s3.{bucket_region}.amazonaws.com"),
+            )
             .with("kms:CallerAccount", role.account())
             .with("aws:PrincipalArn", role.as_str())
             .with("aws:PrincipalAccount", role.account());
@@ -813,9 +915,7 @@ fn key_policy_role(
                 format!(
                     "the key {} is in account {}, whose key policy cannot be read from account \
                      {}: whether the role may decrypt was not checked",
-                    metadata.arn,
-                    metadata.account,
-                    out.workspace
+                    metadata.arn, metadata.account, out.workspace
                 ),
                 Some(format!(
                     "Run the doctor with a profile of account {} (and --role-arn {role}).",
@@ -857,10 +957,7 @@ fn key_policy_role(
         ("request_context", context.to_json()),
     ]);
     if let Some(Err(failure)) = &key.grants {
-        ev.insert(
-            "grants_unread".into(),
-            json!(failure.describe()),
-        );
+        ev.insert("grants_unread".into(), json!(failure.describe()));
     }
     let remedy = key_remedy(role, metadata.arn.as_str(), policy, &mut ev);
     if !details.unreadable.is_empty() {
@@ -894,12 +991,15 @@ fn key_policy_role(
 /// role's IAM policy, and the merged key policy (in the evidence).
 fn key_remedy(role: &RoleArn, key: &str, current: &Value, ev: &mut Map<String, Value>) -> String {
     let Ok(key) = KmsKeyArn::parse(key) else {
-        return format!("`sentinel-kms policy --role-arn {role} --key-arn {key}` prints the change.");
+        return format!(
+            "`sentinel-kms policy --role-arn {role} --key-arn {key}` prints the change."
+        );
     };
     let Ok(mut remedy) = Remedy::for_decrypt(role, &[ExportKey::Customer(key.clone())]) else {
         return String::new();
     };
-    if let Ok(current) = CurrentKeyPolicy::parse(&current.to_string(), "the key policy read from KMS")
+    if let Ok(current) =
+        CurrentKeyPolicy::parse(&current.to_string(), "the key policy read from KMS")
     {
         let _ = remedy.merge_current_policy(&key, &current);
     }
@@ -931,12 +1031,15 @@ fn key_remedy(role: &RoleArn, key: &str, current: &Value, ev: &mut Map<String, V
 
 /// Check 3: the role's trust policy and OIDC provider.
 fn trust(out: &mut Out<'_>, role: &RoleArn, details: &RoleDetails, settings: &Settings) {
+    let trust = &details.trust_policy;
+    // The session name carries the workspace ID: from the validate result, else from a session
+    // name the trust policy spells out, else any ID (a pattern accepts it as well as another).
     let workspace = settings
         .workspaces
         .first()
         .cloned()
+        .or_else(|| workspace_in_trust(trust))
         .unwrap_or_else(|| "00000000-0000-0000-0000-000000000000".into());
-    let trust = &details.trust_policy;
     let mut ev = evidence([
         ("RoleArn", json!(role.as_str())),
         ("RoleId", json!(details.id)),
@@ -990,7 +1093,7 @@ fn trust(out: &mut Out<'_>, role: &RoleArn, details: &RoleDetails, settings: &Se
             let mut evaluation = principal_on_policy(
                 Principal::Federated(provider.clone()),
                 trust,
-                &format!("trust policy of `{}`", role.name()),
+                "trust policy",
                 PolicyKind::Trust,
                 "sts:AssumeRoleWithWebIdentity",
                 role.as_str(),
@@ -1009,7 +1112,15 @@ fn trust(out: &mut Out<'_>, role: &RoleArn, details: &RoleDetails, settings: &Se
              principal",
             providers[0]
         ));
-        return trust_verdict(out, role, "trust_not_microsoft_oidc", problems, trust, ev, None);
+        return trust_verdict(
+            out,
+            role,
+            "trust_not_microsoft_oidc",
+            problems,
+            trust,
+            ev,
+            None,
+        );
     };
     let decision = |prefix: &str| {
         evaluations
@@ -1096,7 +1207,36 @@ fn trust(out: &mut Out<'_>, role: &RoleArn, details: &RoleDetails, settings: &Se
         );
         return;
     }
-    trust_verdict(out, role, reason, problems, trust, ev, Some(&providers[index]));
+    trust_verdict(
+        out,
+        role,
+        reason,
+        problems,
+        trust,
+        ev,
+        Some(&providers[index]),
+    );
+}
+
+/// A workspace ID a trust policy's `sts:RoleSessionName` condition spells out after one of the
+/// connector's session prefixes.
+fn workspace_in_trust(trust: &Value) -> Option<String> {
+    super::evaluate::statements(trust)
+        .into_iter()
+        .filter_map(|statement| statement["Condition"].as_object())
+        .flat_map(|blocks| blocks.values())
+        .filter_map(Value::as_object)
+        .flat_map(|keys| keys.iter())
+        .filter(|(key, _)| key.eq_ignore_ascii_case("sts:RoleSessionName"))
+        .filter_map(|(_, values)| crate::policy::document::strings(values))
+        .flatten()
+        .filter_map(|name| {
+            ["MicrosoftSentinel_", "MicrosoftDefenderForClouds_"]
+                .iter()
+                .find_map(|prefix| name.strip_prefix(prefix))
+        })
+        .find(|id| uuid::Uuid::try_parse(id).is_ok())
+        .map(str::to_string)
 }
 
 fn trust_verdict(
@@ -1163,7 +1303,9 @@ fn fixed_trust_policy(trust: &Value, role: &RoleArn, provider: Option<&str>) -> 
                 .entry("StringLike")
                 .or_insert_with(|| json!({}))
                 .as_object_mut()
-                .map(|like| like.insert("sts:RoleSessionName".into(), json!(SESSION_NAME_PATTERNS)));
+                .map(|like| {
+                    like.insert("sts:RoleSessionName".into(), json!(SESSION_NAME_PATTERNS))
+                });
             changed = true;
         }
     }
@@ -1209,10 +1351,18 @@ fn permissions(
         "s3:GetObject",
         direct_call_context(role),
     )];
-    let mut statements = vec![read_export_statement(partition, &bucket.name, &bucket.prefix)];
+    let mut statements = vec![read_export_statement(
+        partition,
+        &bucket.name,
+        &bucket.prefix,
+    )];
     if let Some(queue) = &facts.queue {
         let queue_account = queue.arn.split(':').nth(4);
-        let policy = queue.attributes.as_ref().ok().and_then(|a| a.policy.as_ref());
+        let policy = queue
+            .attributes
+            .as_ref()
+            .ok()
+            .and_then(|a| a.policy.as_ref());
         for action in QUEUE_ACTIONS {
             evaluations.push(role_on_resource(
                 role_policies(role, details),
@@ -1278,14 +1428,21 @@ fn encryption(
     let name = &bucket.name;
     let ev = evidence([
         ("Bucket", json!(name)),
-        ("SSEAlgorithm", json!(encryption.as_ref().map(|e| &e.algorithm))),
-        ("KMSMasterKeyID", json!(encryption.as_ref().and_then(|e| e.key.clone()))),
-        ("BucketKeyEnabled", json!(encryption.as_ref().map(|e| e.bucket_key))),
+        (
+            "SSEAlgorithm",
+            json!(encryption.as_ref().map(|e| &e.algorithm)),
+        ),
+        (
+            "KMSMasterKeyID",
+            json!(encryption.as_ref().and_then(|e| e.key.clone())),
+        ),
+        (
+            "BucketKeyEnabled",
+            json!(encryption.as_ref().map(|e| e.bucket_key)),
+        ),
     ]);
     let wanted = destination.kms_key_arn.as_deref().unwrap_or_default();
-    let same = |key: &str| {
-        key == wanted || wanted.ends_with(&format!("key/{key}"))
-    };
+    let same = |key: &str| key == wanted || wanted.ends_with(&format!("key/{key}"));
     match encryption {
         Some(e) if e.algorithm.starts_with("aws:kms") && e.key.as_deref().is_some_and(same) => out
             .push(
@@ -1346,7 +1503,9 @@ fn notification(
         events.iter().any(|e| {
             matches!(
                 e.as_str(),
-                "s3:ObjectCreated:*" | "s3:ObjectCreated:Put" | "s3:ObjectCreated:CompleteMultipartUpload"
+                "s3:ObjectCreated:*"
+                    | "s3:ObjectCreated:Put"
+                    | "s3:ObjectCreated:CompleteMultipartUpload"
             )
         })
     };
@@ -1374,12 +1533,16 @@ fn notification(
             ("QueueArn", json!(queue_arn)),
             (
                 "QueueConfigurations",
-                json!(notifications
-                    .queues
-                    .iter()
-                    .map(|n| json!({"Id": n.id, "QueueArn": n.queue_arn, "Events": n.events,
-                                    "Prefix": n.prefix, "Suffix": n.suffix}))
-                    .collect::<Vec<_>>()),
+                json!(
+                    notifications
+                        .queues
+                        .iter()
+                        .map(
+                            |n| json!({"Id": n.id, "QueueArn": n.queue_arn, "Events": n.events,
+                                    "Prefix": n.prefix, "Suffix": n.suffix})
+                        )
+                        .collect::<Vec<_>>()
+                ),
             ),
         ])
     };
@@ -1427,10 +1590,11 @@ fn notification(
     for (folder_account, folder_region) in &folders {
         let folder = folder_of(&bucket.prefix, folder_account, folder_region);
         let example = format!("{folder}2026/12/04/00000000-0000-4000-8000-000000000000.jsonl.gz");
-        let covering = to_queue
-            .iter()
-            .find(|n| example.starts_with(&n.prefix) && folder.len() >= n.prefix.len()
-                && ".jsonl.gz".ends_with(&n.suffix));
+        let covering = to_queue.iter().find(|n| {
+            example.starts_with(&n.prefix)
+                && folder.len() >= n.prefix.len()
+                && ".jsonl.gz".ends_with(&n.suffix)
+        });
         let group = Some((folder_account.as_str(), folder_region.as_str()));
         match covering {
             Some(n) => out.push(
@@ -1461,7 +1625,8 @@ fn notification(
                          ({}) does not cover: they never reach Sentinel",
                         filters.join("; ")
                     ),
-                    queue_arn.map(|arn| notification_remedy(name, &bucket.prefix, arn, notifications)),
+                    queue_arn
+                        .map(|arn| notification_remedy(name, &bucket.prefix, arn, notifications)),
                     ev(&folder),
                 );
             }
@@ -1577,7 +1742,10 @@ fn queue_checks(
                 direct_call_context(role_arn),
             ));
         }
-        if evaluations[1..].iter().any(|e| e.decision != Decision::Allow) {
+        if evaluations[1..]
+            .iter()
+            .any(|e| e.decision != Decision::Allow)
+        {
             statements.push(queue_statement_for_role(role_arn, arn));
         }
     }
@@ -1605,7 +1773,10 @@ fn queue_checks(
     );
     let ev = evidence([
         ("QueueArn", json!(arn)),
-        ("queue_policy", attributes.policy.clone().unwrap_or(Value::Null)),
+        (
+            "queue_policy",
+            attributes.policy.clone().unwrap_or(Value::Null),
+        ),
         ("statements_to_add", Value::Array(statements_only_needed)),
         ("queue_policy_to_set", merged),
     ]);
@@ -1615,8 +1786,15 @@ fn queue_checks(
         QUEUE,
         group,
         &evaluations,
-        &format!("S3 may send {}'s notifications to {arn} and the role may receive and delete", bucket.name),
-        if s3_denied { "queue_policy_refuses_s3" } else { "queue_policy_refuses_role" },
+        &format!(
+            "S3 may send {}'s notifications to {arn} and the role may receive and delete",
+            bucket.name
+        ),
+        if s3_denied {
+            "queue_policy_refuses_s3"
+        } else {
+            "queue_policy_refuses_role"
+        },
         remedy,
         ev,
     );
@@ -1663,14 +1841,14 @@ fn queue_key(
         }
         return;
     };
-    let source = format!("key policy of `{}` (the queue's key)", metadata.arn);
+    let source = "queue key's policy";
     let mut evaluations: Vec<Evaluation> = ["kms:GenerateDataKey", "kms:Decrypt"]
         .iter()
         .map(|action| {
             principal_on_policy(
                 Principal::Service("s3.amazonaws.com".into()),
                 policy,
-                &source,
+                source,
                 PolicyKind::Resource,
                 action,
                 &metadata.arn,
@@ -1688,7 +1866,10 @@ fn queue_key(
             None,
             "kms:Decrypt",
             Context::new()
-                .with("kms:ViaService", format!("sqs.{}.amazonaws.com", metadata.region))
+                .with(
+                    "kms:ViaService",
+                    format!("sqs.{}.amazonaws.com", metadata.region),
+                )
                 .with("kms:CallerAccount", role.account())
                 .with("aws:PrincipalArn", role.as_str())
                 .with("aws:PrincipalAccount", role.account()),
@@ -1696,7 +1877,10 @@ fn queue_key(
     }
     let mut statements = vec![s3_queue_key_statement()];
     if let Some((role, _)) = role {
-        statements.push(crate::policy::statements::role_statement(role, "AllowSentinelConnectorQueueDecrypt"));
+        statements.push(crate::policy::statements::role_statement(
+            role,
+            "AllowSentinelConnectorQueueDecrypt",
+        ));
     }
     decision_verdict(
         out,
@@ -1758,7 +1942,9 @@ fn export_object(
     bucket: &BucketFacts,
     destination: &Destination,
 ) {
-    let Some(newest) = &bucket.newest_object else { return };
+    let Some(newest) = &bucket.newest_object else {
+        return;
+    };
     let object = match newest {
         Err(failure) => return out.failed(OBJECT, group, failure),
         Ok(None) => {
@@ -1779,7 +1965,10 @@ fn export_object(
     let wanted = destination.kms_key_arn.as_deref().unwrap_or_default();
     let ev = evidence([
         ("Key", json!(object.key)),
-        ("LastModified", json!(object.last_modified.map(|t| t.to_rfc3339()))),
+        (
+            "LastModified",
+            json!(object.last_modified.map(|t| t.to_rfc3339())),
+        ),
         ("SSEKMSKeyId", json!(object.kms_key)),
         ("DestinationKmsKeyArn", json!(wanted)),
     ]);
@@ -1790,7 +1979,10 @@ fn export_object(
             group,
             Status::Healthy,
             "object_key_matches",
-            format!("the newest export object {} is encrypted with the destination's key", object.key),
+            format!(
+                "the newest export object {} is encrypted with the destination's key",
+                object.key
+            ),
             None,
             ev,
         );
@@ -1827,7 +2019,9 @@ fn simulation(out: &mut Out<'_>, group: Option<(&str, &str)>, facts: &RegionFact
                  evaluated from its policies alone, without SCPs",
                 failure.describe()
             ),
-            Some("Let the doctor's identity call `iam:SimulatePrincipalPolicy` on the role.".into()),
+            Some(
+                "Let the doctor's identity call `iam:SimulatePrincipalPolicy` on the role.".into(),
+            ),
             Map::new(),
         ),
         Some(Ok(results)) => {
@@ -1847,7 +2041,10 @@ fn simulation(out: &mut Out<'_>, group: Option<(&str, &str)>, facts: &RegionFact
                     group,
                     Status::Healthy,
                     "simulated_allowed",
-                    format!("the simulator allows all {} actions the role needs", results.len()),
+                    format!(
+                        "the simulator allows all {} actions the role needs",
+                        results.len()
+                    ),
                     None,
                     ev,
                 );
@@ -1862,7 +2059,10 @@ fn simulation(out: &mut Out<'_>, group: Option<(&str, &str)>, facts: &RegionFact
                          policy names the role, an IAM denial of kms: actions is harmless)",
                         denied.join("; ")
                     ),
-                    Some("See the key, permissions and queue verdicts for the statements to add.".into()),
+                    Some(
+                        "See the key, permissions and queue verdicts for the statements to add."
+                            .into(),
+                    ),
                     ev,
                 );
             }

@@ -83,9 +83,7 @@ fn parse_queue(text: &str) -> std::result::Result<String, String> {
         .unwrap_or_default();
     let parts: Vec<&str> = url.path().trim_matches('/').split('/').collect();
     let [account, name] = parts[..] else {
-        return Err(format!(
-            "`{text}`: a queue URL ends in /ACCOUNT/NAME"
-        ));
+        return Err(format!("`{text}`: a queue URL ends in /ACCOUNT/NAME"));
     };
     let partition = if region.starts_with("cn-") {
         "aws-cn"

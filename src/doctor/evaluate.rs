@@ -189,7 +189,7 @@ pub enum PolicyKind {
 /// A statement, a grant or a simulator result that took part in a decision.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cited {
-    /// Where it lives: "key policy of `arn…`", "inline policy `X` of role `Y`".
+    /// Where it lives: "key policy", "inline policy `X` of the role".
     pub source: String,
     /// "statement 2 (Sid `X`)", "grant `id`".
     pub label: String,
@@ -209,8 +209,14 @@ impl Cited {
         Value::Object(map)
     }
 
+    /// "statement 3 (Sid `X`) of the key policy denies".
     pub fn line(&self) -> String {
-        format!("{} of the {} {}", self.label, self.source, self.effect)
+        format!("{} {}", self.name(), self.effect)
+    }
+
+    /// "statement 3 (Sid `X`) of the key policy".
+    pub fn name(&self) -> String {
+        format!("{} of the {}", self.label, self.source)
     }
 }
 
@@ -337,7 +343,10 @@ fn statement_applies(statement: &Value, kind: PolicyKind, request: &Request) -> 
     match conditions(statement.get("Condition"), &request.context) {
         Tri::No => return Applies::No,
         Tri::Yes => {}
-        Tri::Maybe => doubts.push(condition_doubt(statement.get("Condition"), &request.context)),
+        Tri::Maybe => doubts.push(condition_doubt(
+            statement.get("Condition"),
+            &request.context,
+        )),
     }
     if doubts.is_empty() {
         Applies::Yes(reach)
@@ -567,7 +576,9 @@ fn condition_holds(
     let Some(policy_values) = strings(values).or_else(|| scalar_strings(values)) else {
         return (
             Tri::Maybe,
-            Some(format!("`{operator_name}` on `{key}` has values that are not text")),
+            Some(format!(
+                "`{operator_name}` on `{key}` has values that are not text"
+            )),
         );
     };
     let Some(known) = context.lookup(key) else {
@@ -666,7 +677,9 @@ fn substitute(value: &str, context: &Context) -> Option<String> {
 fn value_matches(base: &str, policy: &str, request: &str) -> Option<bool> {
     Some(match base {
         "StringEquals" | "StringNotEquals" | "ArnEquals" | "ArnNotEquals" => policy == request,
-        "StringEqualsIgnoreCase" | "StringNotEqualsIgnoreCase" => policy.eq_ignore_ascii_case(request),
+        "StringEqualsIgnoreCase" | "StringNotEqualsIgnoreCase" => {
+            policy.eq_ignore_ascii_case(request)
+        }
         "StringLike" | "StringNotLike" => wildcard_match(policy.as_bytes(), request.as_bytes()),
         "ArnLike" | "ArnNotLike" => arn_like(policy, request),
         "Bool" => policy.eq_ignore_ascii_case(request),
@@ -807,7 +820,10 @@ pub fn identity_side(
         _ if simulated.allowed_by_organizations == Some(false) => (Tri::No, Tri::Yes),
         _ => (Tri::No, Tri::No),
     };
-    let effect = match (simulated.decision.as_str(), simulated.allowed_by_organizations) {
+    let effect = match (
+        simulated.decision.as_str(),
+        simulated.allowed_by_organizations,
+    ) {
         (_, Some(false)) => "denies: an SCP of the organization keeps the action out".to_string(),
         ("allowed", _) if !simulated.missing_context.is_empty() => format!(
             "allows only if its conditions hold (it lacked {})",
@@ -817,7 +833,7 @@ pub fn identity_side(
     };
     cited.push(Cited {
         source: "IAM policy simulator (identity policies, boundary, SCPs)".into(),
-        label: "SimulatePrincipalPolicy".into(),
+        label: "the answer".into(),
         body: serde_json::json!({
             "EvalDecision": simulated.decision,
             "MatchedStatements": simulated.matched,
@@ -900,13 +916,7 @@ pub fn decide(
             .filter(|c| c.effect.starts_with("denies"))
             .cloned()
             .collect(),
-        Decision::Allow => allowing(
-            combine,
-            resource_policy,
-            grants,
-            identity,
-            same_account,
-        ),
+        Decision::Allow => allowing(combine, resource_policy, grants, identity, same_account),
         _ => all.into_iter().cloned().collect(),
     };
     let who = request.principal.describe();
@@ -997,7 +1007,12 @@ fn denial_explanation(
         Combine::Resource => "the resource policy",
         Combine::ResourceOnly => "the policy",
     };
-    match (combine, resource_policy.direct, resource_policy.account, id_allow) {
+    match (
+        combine,
+        resource_policy.direct,
+        resource_policy.account,
+        id_allow,
+    ) {
         (Combine::ResourceOnly, ..) => {
             format!("no statement of {resource} allows {{who}} `{{action}}`")
         }
@@ -1050,9 +1065,8 @@ pub fn role_on_key(
         resource: key_arn.to_string(),
         context,
     };
-    let source = format!("key policy of `{key_arn}`");
-    let policy = evaluate_policy(key_policy, &source, PolicyKind::Resource, &request);
-    let grants = evaluate_grants(grants, &format!("grants of `{key_arn}`"), &request);
+    let policy = evaluate_policy(key_policy, "key policy", PolicyKind::Resource, &request);
+    let grants = evaluate_grants(grants, "key's grants", &request);
     let identity = identity_side(role.identity, role.boundary, simulated, &request);
     decide(
         Combine::KmsKey,
@@ -1129,7 +1143,10 @@ pub fn principal_on_policy(
 /// (`aws:SourceAccount`, `aws:SourceIp`, tags, organization) stay unknown.
 pub fn s3_decrypt_context(role: &RoleArn, bucket_region: &str, encryption_arn: &str) -> Context {
     Context::new()
-        .with("kms:ViaService", format!("s3.{bucket_region}.amazonaws.com"))
+        .with(
+            "kms:ViaService",
+            format!("s3.{bucket_region}.amazonaws.com"),
+        )
         .with("kms:CallerAccount", role.account())
         .with("aws:PrincipalArn", role.as_str())
         .with("aws:PrincipalAccount", role.account())

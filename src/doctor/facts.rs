@@ -168,7 +168,8 @@ pub struct KeyMetadata {
     pub state: String,
     /// `SYMMETRIC_DEFAULT`, …
     pub spec: String,
-    /// `ENCRYPT_DECRYPT`, …
+    /// `ENCRYPT_DECRYPT`, …; empty when the answer lacks it (a `SYMMETRIC_DEFAULT` key is
+    /// always `ENCRYPT_DECRYPT`).
     pub usage: String,
     /// `CUSTOMER` or `AWS`.
     pub manager: String,

@@ -160,7 +160,8 @@ pub fn s3_queue_key_statement() -> Value {
 
 /// The session names the connector uses: Microsoft sends `MicrosoftDefenderForClouds_` since
 /// 2025-03-27, and older setups `MicrosoftSentinel_`; a trust policy must accept both.
-pub const SESSION_NAME_PATTERNS: [&str; 2] = ["MicrosoftSentinel_*", "MicrosoftDefenderForClouds_*"];
+pub const SESSION_NAME_PATTERNS: [&str; 2] =
+    ["MicrosoftSentinel_*", "MicrosoftDefenderForClouds_*"];
 
 /// Regions every account has without opting in. GuardDuty in any other region of the `aws`
 /// partition (they all need opting in, new ones included) uses a regional service principal.

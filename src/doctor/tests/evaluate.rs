@@ -47,7 +47,10 @@ fn identity_without_kms() -> Vec<(String, Value)> {
         .as_array_mut()
         .unwrap()
         .retain(|s| s["Sid"] != "DecryptGuardDutyExport");
-    vec![("inline policy `SentinelConnector` of the role".to_string(), document)]
+    vec![(
+        "inline policy `SentinelConnector` of the role".to_string(),
+        document,
+    )]
 }
 
 struct Case<'a> {
@@ -72,7 +75,10 @@ impl Case<'_> {
     }
 
     fn decrypt(&self) -> Evaluation {
-        self.run("kms:Decrypt", s3_decrypt_context(&role(), "eu-west-1", self.encryption_arn))
+        self.run(
+            "kms:Decrypt",
+            s3_decrypt_context(&role(), "eu-west-1", self.encryption_arn),
+        )
     }
 
     fn describe(&self) -> Evaluation {
@@ -104,7 +110,11 @@ fn sids(evaluation: &Evaluation) -> Vec<String> {
     evaluation
         .deciding
         .iter()
-        .map(|c| c.body["Sid"].as_str().map_or(c.label.clone(), str::to_string))
+        .map(|c| {
+            c.body["Sid"]
+                .as_str()
+                .map_or(c.label.clone(), str::to_string)
+        })
         .collect()
 }
 
@@ -132,8 +142,12 @@ fn account_delegation_needs_the_roles_iam_policy() {
     let denied = case.decrypt();
     assert_eq!(denied.decision, Decision::Deny);
     assert!(
-        denied.explanation.contains("delegates to the role's account")
-            && denied.explanation.contains("none of the role's IAM policies"),
+        denied
+            .explanation
+            .contains("delegates to the role's account")
+            && denied
+                .explanation
+                .contains("none of the role's IAM policies"),
         "{}",
         denied.explanation
     );
@@ -144,14 +158,19 @@ fn account_delegation_needs_the_roles_iam_policy() {
 #[test]
 fn a_key_policy_without_the_role_or_delegation_denies_whatever_iam_says() {
     let mut policy = fixture("template");
-    policy["Statement"].as_array_mut().unwrap().retain(|s| {
-        s["Sid"] != "SentinelConnectorDecrypts" && s["Sid"] != "AccountAdministration"
-    });
+    policy["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|s| s["Sid"] != "SentinelConnectorDecrypts" && s["Sid"] != "AccountAdministration");
     let mut case = Case::new(policy);
     case.identity = identity_policies();
     let denied = case.decrypt();
     assert_eq!(denied.decision, Decision::Deny);
-    assert!(denied.explanation.contains("neither names"), "{}", denied.explanation);
+    assert!(
+        denied.explanation.contains("neither names"),
+        "{}",
+        denied.explanation
+    );
 }
 
 #[test]
@@ -308,12 +327,9 @@ fn a_grant_lets_the_role_decrypt_when_the_key_policy_does_not() {
     let mut case = Case::new(policy);
     assert_eq!(case.decrypt().decision, Decision::Deny);
 
-    let object_context = [(
-        "aws:s3:arn".to_string(),
-        OBJECT.to_string(),
-    )]
-    .into_iter()
-    .collect();
+    let object_context = [("aws:s3:arn".to_string(), OBJECT.to_string())]
+        .into_iter()
+        .collect();
     case.grants = vec![
         Grant {
             id: "grant-for-someone-else".into(),
@@ -360,7 +376,11 @@ fn a_key_in_another_account_needs_the_key_policy_and_the_roles_iam_policy() {
     // The key policy alone is not enough across accounts.
     let denied = case.decrypt();
     assert_eq!(denied.decision, Decision::Deny);
-    assert!(denied.explanation.contains("across accounts"), "{}", denied.explanation);
+    assert!(
+        denied.explanation.contains("across accounts"),
+        "{}",
+        denied.explanation
+    );
     case.identity = identity_for_other_key();
     assert_eq!(case.decrypt().decision, Decision::Allow);
 
@@ -475,7 +495,10 @@ fn queue_access_in_the_same_account_needs_either_side() {
 
 #[test]
 fn arn_like_wildcards_stay_within_one_field() {
-    assert!(arn_like("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a/b.gz"));
+    assert!(arn_like(
+        "arn:aws:s3:::bucket/*",
+        "arn:aws:s3:::bucket/a/b.gz"
+    ));
     assert!(arn_like(
         "arn:aws:guardduty:*:111122223333:detector/*",
         DETECTOR
