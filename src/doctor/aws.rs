@@ -704,7 +704,6 @@ async fn read_bucket(
         notifications,
         folders,
         newest_object,
-        policy: None,
     }
 }
 

@@ -775,7 +775,7 @@ fn decision_verdict(
         lines
     };
     if !denied.is_empty() {
-        let explanation: Vec<&str> = denied.iter().map(|e| e.explanation.as_str()).collect();
+        let explanation = merged_explanations(&denied);
         let deciding = deciding_lines(&denied);
         let message = if deciding.is_empty() {
             explanation.join("; ")
@@ -796,7 +796,7 @@ fn decision_verdict(
             ev,
         );
     } else if !undecided.is_empty() {
-        let explanation: Vec<&str> = undecided.iter().map(|e| e.explanation.as_str()).collect();
+        let explanation = merged_explanations(&undecided);
         out.push(
             check,
             group,
@@ -827,6 +827,24 @@ fn decision_verdict(
             ev,
         );
     }
+}
+
+/// The explanations of several actions, those that differ only in the action said once:
+/// "… allows `kms:Decrypt` and `kms:DescribeKey` on the key".
+fn merged_explanations(evaluations: &[&Evaluation]) -> Vec<String> {
+    let mut shapes: Vec<(String, Vec<String>)> = Vec::new();
+    for evaluation in evaluations {
+        let marker = format!("`{}`", evaluation.action);
+        let shape = evaluation.explanation.replace(&marker, "\u{0}");
+        match shapes.iter_mut().find(|(s, _)| *s == shape) {
+            Some((_, actions)) => actions.push(marker),
+            None => shapes.push((shape, vec![marker])),
+        }
+    }
+    shapes
+        .into_iter()
+        .map(|(shape, actions)| shape.replace('\u{0}', &actions.join(" and ")))
+        .collect()
 }
 
 /// The encryption context S3 uses when it decrypts for the role: the newest object's ARN, or an

@@ -1028,7 +1028,7 @@ fn denial_explanation(
             "{resource} delegates to the role's account, but none of the role's IAM policies \
              allows `{{action}}` on the key"
         ),
-        _ => format!("no statement allows {{who}} `{{action}}`"),
+        _ => "no statement allows {who} `{action}`".to_string(),
     }
 }
 

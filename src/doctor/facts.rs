@@ -190,7 +190,6 @@ pub struct BucketFacts {
     pub folders: Fetched<Vec<(String, String)>>,
     /// The newest export object of the region, when `--no-object-probe` was not given.
     pub newest_object: Option<Fetched<Option<ExportObject>>>,
-    pub policy: Option<Fetched<Option<Value>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,1 +1,2 @@
 mod evaluate;
+mod correlate;
