@@ -1,6 +1,7 @@
 # Sourced by the other scripts: creates the Python environment the local workspace and the local
-# AWS need (.venv, from tests/workspace/requirements.txt and tests/aws/requirements.txt) and installs Microsoft's Kusto analyser for
-# `lint` (node_modules, from package-lock.json), each when it is missing or out of date.
+# AWS need (.venv, from tests/workspace/requirements.txt and tests/aws/requirements.txt) and
+# installs Microsoft's Kusto analyser for `lint` (node_modules, from package-lock.json), each when
+# it is missing or out of date.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"

@@ -301,7 +301,7 @@ fn judge_region(out: &mut Out<'_>, facts: &Facts, facts_region: &RegionFacts, se
         .map(String::as_str);
     if let Some(key) = &facts_region.key {
         export_key(out, group, key, bucket_region, role.map(|(arn, _)| arn));
-        key_policy_guardduty(out, group, key, &destination, account, facts_region);
+        key_policy_guardduty(out, group, key, account, facts_region);
         if let Some((arn, details)) = role {
             let context = decrypt_context(arn, bucket, bucket_region.unwrap_or(region), settings);
             key_policy_role(out, group, key, arn, details, facts_region, context);
@@ -649,7 +649,6 @@ fn key_policy_guardduty(
     out: &mut Out<'_>,
     group: Option<(&str, &str)>,
     key: &KeyFacts,
-    destination: &Destination,
     account: &str,
     facts: &RegionFacts,
 ) {
@@ -702,7 +701,6 @@ fn key_policy_guardduty(
         metadata.arn,
         pretty(&statement)
     );
-    let _ = destination;
     decision_verdict(
         out,
         KEY_GUARDDUTY,
@@ -1014,12 +1012,18 @@ fn key_remedy(role: &RoleArn, key: &str, current: &Value, ev: &mut Map<String, V
         );
     };
     let Ok(mut remedy) = Remedy::for_decrypt(role, &[ExportKey::Customer(key.clone())]) else {
-        return String::new();
+        return format!(
+            "`sentinel-kms policy --role-arn {role} --key-arn {key}` prints the change (or says \
+             why it cannot be made)."
+        );
     };
+    // The merge cannot fail for the remedy's own customer-managed key; a policy that does not
+    // parse as a key policy leaves the remedy without a merged policy.
     if let Ok(current) =
         CurrentKeyPolicy::parse(&current.to_string(), "the key policy read from KMS")
+        && remedy.merge_current_policy(&key, &current).is_err()
     {
-        let _ = remedy.merge_current_policy(&key, &current);
+        tracing::debug!("no merged key policy for {key}");
     }
     let mut text = remedy.summary();
     if let Some(entry) = remedy.keys.first()
@@ -1607,12 +1611,11 @@ fn notification(
     }
     for (folder_account, folder_region) in &folders {
         let folder = folder_of(&bucket.prefix, folder_account, folder_region);
-        let example = format!("{folder}2026/12/04/00000000-0000-4000-8000-000000000000.jsonl.gz");
-        let covering = to_queue.iter().find(|n| {
-            example.starts_with(&n.prefix)
-                && folder.len() >= n.prefix.len()
-                && ".jsonl.gz".ends_with(&n.suffix)
-        });
+        // An object's key is FOLDER + `yyyy/mm/dd/UUID.jsonl.gz`: the prefix must be the
+        // folder itself or a beginning of it, and the suffix must end that name.
+        let covering = to_queue
+            .iter()
+            .find(|n| folder.starts_with(&n.prefix) && ".jsonl.gz".ends_with(&n.suffix));
         let group = Some((folder_account.as_str(), folder_region.as_str()));
         match covering {
             Some(n) => out.push(

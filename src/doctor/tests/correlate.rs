@@ -53,7 +53,13 @@ fn validate_result() -> ValidateResult {
 #[test]
 fn a_stale_region_is_explained_by_the_aws_side_verdicts_of_that_region() {
     let verdicts = vec![
-        aws_verdict("aws-export-destination", "eu-west-1", Status::Healthy, "publishing", "ok"),
+        aws_verdict(
+            "aws-export-destination",
+            "eu-west-1",
+            Status::Healthy,
+            "publishing",
+            "ok",
+        ),
         aws_verdict(
             "aws-key-policy-role",
             "eu-west-1",
@@ -68,7 +74,13 @@ fn a_stale_region_is_explained_by_the_aws_side_verdicts_of_that_region() {
             "key_policy_denies_role",
             "another region's key",
         ),
-        aws_verdict("aws-export-destination", "ap-south-1", Status::Healthy, "publishing", "ok"),
+        aws_verdict(
+            "aws-export-destination",
+            "ap-south-1",
+            Status::Healthy,
+            "publishing",
+            "ok",
+        ),
     ];
     let validate = validate_result();
     assert_eq!(validate.regions(), ["ap-south-1", "eu-west-1", "us-east-1"]);
@@ -83,14 +95,20 @@ fn a_stale_region_is_explained_by_the_aws_side_verdicts_of_that_region() {
          not let role Y decrypt"
     );
     assert_eq!(stale.verdicts, [1]);
-    assert_eq!(stale.remedy, "[aws-key-policy-role] fix aws-key-policy-role");
+    assert_eq!(
+        stale.remedy,
+        "[aws-key-policy-role] fix aws-key-policy-role"
+    );
     assert_eq!(stale.workspace, "2b2d3c4e-0000-0000-0000-000000000000");
     assert_eq!(stale.evidence["validate_reason"], "stale");
 
     // The lagging region's AWS side is clear: the diagnosis says where to look instead.
     let lag = &diagnoses[1];
     assert_eq!(lag.cause, "aws_side_clear");
-    assert!(lag.summary.starts_with("111122223333 ap-south-1 lag warning since 2026-12-04 05:00 UTC"));
+    assert!(
+        lag.summary
+            .starts_with("111122223333 ap-south-1 lag warning since 2026-12-04 05:00 UTC")
+    );
     assert_eq!(lag.verdicts, [3]);
 }
 
@@ -106,5 +124,9 @@ fn a_role_wide_verdict_concerns_every_troubled_region() {
     trust.group = None;
     let diagnoses = correlate(&validate_result(), &[trust]);
     assert_eq!(diagnoses.len(), 2);
-    assert!(diagnoses.iter().all(|d| d.cause == "aws_side_cause" && d.verdicts == [0]));
+    assert!(
+        diagnoses
+            .iter()
+            .all(|d| d.cause == "aws_side_cause" && d.verdicts == [0])
+    );
 }

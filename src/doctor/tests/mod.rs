@@ -1,2 +1,2 @@
-mod evaluate;
 mod correlate;
+mod evaluate;
