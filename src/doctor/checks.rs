@@ -281,8 +281,8 @@ fn judge_region(out: &mut Out<'_>, facts: &Facts, facts_region: &RegionFacts, se
         Ok(details) => Some((&role.arn, details)),
         Err(_) => None,
     });
-    if facts.role.is_none() {
-        out.push(
+    match &facts.role {
+        None => out.push(
             KEY_ROLE,
             group,
             Status::Error,
@@ -292,7 +292,25 @@ fn judge_region(out: &mut Out<'_>, facts: &Facts, facts_region: &RegionFacts, se
                 .into(),
             None,
             Map::new(),
-        );
+        ),
+        Some(role) => {
+            if let Err(failure) = &role.details {
+                out.push(
+                    KEY_ROLE,
+                    group,
+                    Status::Error,
+                    failure.reason(),
+                    format!(
+                        "not checked: the role {} could not be read ({}), so neither what it \
+                         may decrypt nor what it may read and poll",
+                        role.arn,
+                        failure.describe()
+                    ),
+                    None,
+                    Map::new(),
+                );
+            }
+        }
     }
 
     let bucket = facts_region.bucket.as_ref();
