@@ -2012,6 +2012,7 @@ fn export_object(
         ("DestinationKmsKeyArn", json!(wanted)),
     ]);
     let found = object.kms_key.as_deref().unwrap_or("(no KMS key)");
+    let before = out.verdicts.len();
     if found == wanted {
         out.push(
             OBJECT,
@@ -2041,6 +2042,10 @@ fn export_object(
             )),
             ev,
         );
+    }
+    // The newest export is what "last seen" means on the AWS side.
+    if let Some(verdict) = out.verdicts.get_mut(before) {
+        verdict.last_seen = object.last_modified;
     }
 }
 
