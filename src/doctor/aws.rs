@@ -3,9 +3,9 @@
 //! [`Failure`] next to what was read; nothing here judges.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Debug;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sts::config::http::HttpResponse;
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use chrono::{DateTime, Utc};
 use percent_encoding::percent_decode_str;
@@ -46,19 +46,20 @@ fn endpoint_overridden(config: &SdkConfig) -> bool {
             .any(|name| std::env::var_os(name).is_some())
 }
 
-fn failure<E, R>(operation: &str, error: SdkError<E, R>) -> Failure
+fn failure<E>(operation: &str, error: SdkError<E, HttpResponse>) -> Failure
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: Debug + HttpStatus,
 {
-    let status = error.raw_response().map(HttpStatus::status);
+    let status = error
+        .raw_response()
+        .map(|response| response.status().as_u16());
     let code = error.code().map(str::to_string);
     let message = match (&code, error.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.clone(),
         _ => match status {
             Some(status) => format!("HTTP {status}"),
-            None => aws_smithy_error_text(&error),
+            None => error_chain(&error),
         },
     };
     let code = code.unwrap_or_default();
@@ -84,9 +85,8 @@ where
     }
 }
 
-fn aws_smithy_error_text<E: std::error::Error + 'static, R: Debug>(
-    error: &SdkError<E, R>,
-) -> String {
+/// The error and its causes on one line, for failures that carry no service error code.
+fn error_chain<E: std::error::Error + 'static>(error: &SdkError<E, HttpResponse>) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -95,21 +95,6 @@ fn aws_smithy_error_text<E: std::error::Error + 'static, R: Debug>(
         source = cause.source();
     }
     text
-}
-
-/// The HTTP status of a raw response, whatever the response type.
-pub trait HttpStatus {
-    fn status(&self) -> u16;
-}
-
-impl HttpStatus for aws_smithy_runtime_api_response::HttpResponse {
-    fn status(&self) -> u16 {
-        self.status().as_u16()
-    }
-}
-
-mod aws_smithy_runtime_api_response {
-    pub use aws_sdk_sts::config::http::HttpResponse;
 }
 
 /// Reads everything the checks need.
