@@ -531,8 +531,30 @@ fn unreachable_aws_is_could_not_evaluate() {
         .unwrap();
     assert_eq!(output.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("sts:GetCallerIdentity"), "{stderr}");
+    assert!(
+        stderr.contains("sts:GetCallerIdentity") && stderr.contains("Connection refused"),
+        "{stderr}"
+    );
     assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn no_credentials_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(&config, "").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sentinel-kms"))
+        .args(["doctor", "--aws", "--region", "eu-west-1"])
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no AWS credentials"), "{stderr}");
 }
 
 #[test]

@@ -99,7 +99,16 @@ fn error_chain<E: std::error::Error + 'static>(error: &SdkError<E, HttpResponse>
 
 /// Reads everything the checks need.
 pub async fn read(config: &SdkConfig, scope: &Scope) -> Result<Facts, Failure> {
-    let sts = aws_sdk_sts::Client::new(config);
+    // STS is asked in the profile's region, or in the first region checked when it has none.
+    let region = config
+        .region()
+        .cloned()
+        .or_else(|| scope.regions.first().map(|r| Region::new(r.clone())));
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(config)
+            .region(region)
+            .build(),
+    );
     let identity = sts
         .get_caller_identity()
         .send()
