@@ -8,6 +8,9 @@
 //!
 //! `policy`: [`policy`] builds the key and IAM policies the connector's role needs from [`arn`]s,
 //! and the commands that verify them. See [`policy::command::run`].
+//!
+//! `doctor --aws` (feature `aws`): [`doctor`] reads the AWS side with read-only calls, evaluates
+//! the key, queue and trust policies itself, and joins the causes to a `validate` result.
 
 pub mod arn;
 pub mod catalog;
