@@ -994,21 +994,7 @@ fn key_policy_role(
         ev.insert("grants_unread".into(), json!(failure.describe()));
     }
     let remedy = key_remedy(role, metadata.arn.as_str(), policy, &mut ev);
-    if !details.unreadable.is_empty() {
-        let unread: Vec<String> = details.unreadable.iter().map(Failure::describe).collect();
-        ev.insert("identity_policies_unread".into(), json!(unread));
-        for evaluation in &mut evaluations {
-            if evaluation.decision == Decision::Allow {
-                continue;
-            }
-            evaluation.decision = Decision::CannotDetermine;
-            evaluation.explanation = format!(
-                "{}; and some of the role's policies could not be read: {}",
-                evaluation.explanation,
-                unread.join("; ")
-            );
-        }
-    }
+    unread_policies(&mut evaluations, details, facts, &metadata.arn, &mut ev);
     decision_verdict(
         out,
         KEY_ROLE,
@@ -1019,6 +1005,40 @@ fn key_policy_role(
         remedy,
         ev,
     );
+}
+
+/// Some of the role's policies could not be read: an unread policy may allow what looked denied,
+/// or deny what looked allowed. Only an explicit deny, or the simulator's allow (it reads every
+/// identity policy), still stands; everything else becomes cannot-determine.
+fn unread_policies(
+    evaluations: &mut [Evaluation],
+    details: &RoleDetails,
+    facts: &RegionFacts,
+    resource: &str,
+    ev: &mut Map<String, Value>,
+) {
+    if details.unreadable.is_empty() {
+        return;
+    }
+    let unread: Vec<String> = details.unreadable.iter().map(Failure::describe).collect();
+    ev.insert("identity_policies_unread".into(), json!(unread));
+    for evaluation in evaluations {
+        let stands = match evaluation.decision {
+            Decision::Deny => evaluation.explanation.starts_with("an explicit deny"),
+            Decision::Allow => simulated(facts, &evaluation.action, resource)
+                .is_some_and(|s| s.decision == "allowed" && s.missing_context.is_empty()),
+            Decision::CannotDetermine => false,
+        };
+        if stands {
+            continue;
+        }
+        evaluation.decision = Decision::CannotDetermine;
+        evaluation.explanation = format!(
+            "{}, but some of the role's policies could not be read: {}",
+            evaluation.explanation,
+            unread.join("; ")
+        );
+    }
 }
 
 /// The remedy for the role on a key: `policy`'s summary, the statement for the key policy, the
@@ -1416,6 +1436,17 @@ fn permissions(
         }
         statements.push(poll_queue_statement(&queue.arn));
     }
+    let mut unread = Map::new();
+    unread_policies(&mut evaluations[..1], details, facts, &object, &mut unread);
+    if let Some(queue) = &facts.queue {
+        unread_policies(
+            &mut evaluations[1..],
+            details,
+            facts,
+            &queue.arn,
+            &mut unread,
+        );
+    }
     let document = json!({ "Version": "2012-10-17", "Statement": statements });
     let remedy = format!(
         "Attach to the role (`aws iam put-role-policy --role-name {} --policy-name \
@@ -1424,6 +1455,7 @@ fn permissions(
         pretty(&document)
     );
     let mut ev = evidence([("ObjectArn", json!(object)), ("identity_policy", document)]);
+    ev.extend(unread);
     if bucket_account.is_none() {
         ev.insert(
             "bucket_owner".into(),
@@ -1781,6 +1813,7 @@ fn queue_checks(
                 direct_call_context(role_arn),
             ));
         }
+        unread_policies(&mut evaluations[1..], details, facts, arn, &mut Map::new());
         if evaluations[1..]
             .iter()
             .any(|e| e.decision != Decision::Allow)

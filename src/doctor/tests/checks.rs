@@ -347,3 +347,46 @@ fn an_unreadable_attached_policy_turns_a_denial_into_cannot_determine() {
         verdict.message
     );
 }
+
+#[test]
+fn an_unreadable_policy_leaves_an_allow_standing_only_on_the_simulators_word() {
+    use crate::doctor::evaluate::Simulated;
+    let mut facts = healthy();
+    if let Some(RoleFacts {
+        details: Ok(details),
+        ..
+    }) = &mut facts.role
+    {
+        details.unreadable.push(Failure {
+            operation: "iam:GetPolicyVersion".into(),
+            kind: FailureKind::AccessDenied,
+            message: "AccessDenied: not authorized".into(),
+        });
+    }
+    // It might hold an explicit deny.
+    let verdict = only(&facts, "aws-key-policy-role");
+    assert_eq!(verdict.reason, "cannot_determine");
+    assert!(verdict.evidence.contains_key("identity_policies_unread"));
+
+    let answers = ["kms:Decrypt", "kms:DescribeKey"]
+        .into_iter()
+        .map(|action| {
+            (
+                (action.to_string(), KEY.to_string()),
+                Simulated {
+                    decision: "allowed".into(),
+                    allowed_by_organizations: Some(true),
+                    missing_context: Vec::new(),
+                    matched: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    region(&mut facts).simulation = Some(Ok(answers));
+    let verdicts = judge(&facts, &Settings::default());
+    let key_role = verdicts
+        .iter()
+        .find(|v| v.check == "aws-key-policy-role")
+        .unwrap();
+    assert_eq!(key_role.status, Status::Healthy, "{key_role:#?}");
+}
