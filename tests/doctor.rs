@@ -453,9 +453,13 @@ fn a_trust_policy_pinned_to_the_old_session_prefix_gets_both_prefixes() {
         "{verdict:#}"
     );
     let fixed = &verdict["evidence"]["trust_policy_to_put"]["Statement"][0]["Condition"];
+    // Both prefixes, for the workspace the pinned policy named.
     assert_eq!(
         fixed["StringLike"]["sts:RoleSessionName"],
-        serde_json::json!(["MicrosoftSentinel_*", "MicrosoftDefenderForClouds_*"])
+        serde_json::json!([
+            "MicrosoftSentinel_00000000-0000-0000-0000-000000000001",
+            "MicrosoftDefenderForClouds_00000000-0000-0000-0000-000000000001"
+        ])
     );
     assert_eq!(
         fixed["StringEquals"]["sts.windows.net/33e01921-4d64-4f8c-a055-5bdaffd5e33d/:aud"],

@@ -1094,11 +1094,13 @@ fn trust(out: &mut Out<'_>, role: &RoleArn, details: &RoleDetails, settings: &Se
     let trust = &details.trust_policy;
     // The session name carries the workspace ID: from the validate result, else from a session
     // name the trust policy spells out, else any ID (a pattern accepts it as well as another).
-    let workspace = settings
+    let known_workspace = settings
         .workspaces
         .first()
         .cloned()
-        .or_else(|| workspace_in_trust(trust))
+        .or_else(|| workspace_in_trust(trust));
+    let workspace = known_workspace
+        .clone()
         .unwrap_or_else(|| "00000000-0000-0000-0000-000000000000".into());
     let mut ev = evidence([
         ("RoleArn", json!(role.as_str())),
@@ -1177,9 +1179,8 @@ fn trust(out: &mut Out<'_>, role: &RoleArn, details: &RoleDetails, settings: &Se
             role,
             "trust_not_microsoft_oidc",
             problems,
-            trust,
             ev,
-            None,
+            fixed_trust_policy(trust, role, None, known_workspace.as_deref()),
         );
     };
     let decision = |prefix: &str| {
@@ -1272,9 +1273,13 @@ fn trust(out: &mut Out<'_>, role: &RoleArn, details: &RoleDetails, settings: &Se
         role,
         reason,
         problems,
-        trust,
         ev,
-        Some(&providers[index]),
+        fixed_trust_policy(
+            trust,
+            role,
+            Some(&providers[index]),
+            known_workspace.as_deref(),
+        ),
     );
 }
 
@@ -1304,11 +1309,9 @@ fn trust_verdict(
     role: &RoleArn,
     reason: &str,
     problems: Vec<String>,
-    trust: &Value,
     mut ev: Map<String, Value>,
-    provider: Option<&str>,
+    fixed: Value,
 ) {
-    let fixed = fixed_trust_policy(trust, role, provider);
     ev.insert("trust_policy_to_put".into(), fixed.clone());
     let remedy = format!(
         "Save this as trust-policy.json and run `aws iam update-assume-role-policy --role-name \
@@ -1331,9 +1334,25 @@ fn trust_verdict(
     );
 }
 
-/// The trust policy with its web-identity statement accepting both session prefixes; a policy
-/// without one gets Microsoft's statement.
-fn fixed_trust_policy(trust: &Value, role: &RoleArn, provider: Option<&str>) -> Value {
+/// The trust policy with its web-identity statement accepting both session prefixes, for the
+/// workspace where it is known (any workspace otherwise); a policy without such a statement gets
+/// Microsoft's.
+fn fixed_trust_policy(
+    trust: &Value,
+    role: &RoleArn,
+    provider: Option<&str>,
+    workspace: Option<&str>,
+) -> Value {
+    let sessions: Vec<String> = match workspace {
+        Some(id) => ["MicrosoftSentinel_", "MicrosoftDefenderForClouds_"]
+            .iter()
+            .map(|prefix| format!("{prefix}{id}"))
+            .collect(),
+        None => SESSION_NAME_PATTERNS
+            .iter()
+            .map(|p| p.to_string())
+            .collect(),
+    };
     let default_provider = format!(
         "arn:{}:iam::{}:oidc-provider/sts.windows.net/{}/",
         role.partition(),
@@ -1363,9 +1382,7 @@ fn fixed_trust_policy(trust: &Value, role: &RoleArn, provider: Option<&str>) -> 
                 .entry("StringLike")
                 .or_insert_with(|| json!({}))
                 .as_object_mut()
-                .map(|like| {
-                    like.insert("sts:RoleSessionName".into(), json!(SESSION_NAME_PATTERNS))
-                });
+                .map(|like| like.insert("sts:RoleSessionName".into(), json!(sessions)));
             changed = true;
         }
     }
@@ -1380,7 +1397,7 @@ fn fixed_trust_policy(trust: &Value, role: &RoleArn, provider: Option<&str>) -> 
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {
                 "StringEquals": { format!("{host}:aud"): AUDIENCES[0] },
-                "StringLike": { "sts:RoleSessionName": SESSION_NAME_PATTERNS },
+                "StringLike": { "sts:RoleSessionName": sessions },
             },
         }],
     })
