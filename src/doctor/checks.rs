@@ -350,7 +350,7 @@ fn judge_region(out: &mut Out<'_>, facts: &Facts, facts_region: &RegionFacts, se
         }
         export_object(out, group, bucket, &destination);
     }
-    if let Some((_, _)) = role {
+    if role.is_some() {
         simulation(out, group, facts_region);
     }
 }
@@ -1378,11 +1378,13 @@ fn fixed_trust_policy(
                 }
             }
             conditions.retain(|_, keys| keys.as_object().is_none_or(|k| !k.is_empty()));
-            conditions
+            if let Some(like) = conditions
                 .entry("StringLike")
                 .or_insert_with(|| json!({}))
                 .as_object_mut()
-                .map(|like| like.insert("sts:RoleSessionName".into(), json!(sessions)));
+            {
+                like.insert("sts:RoleSessionName".into(), json!(sessions));
+            }
             changed = true;
         }
     }
