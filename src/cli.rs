@@ -39,6 +39,11 @@ pub enum Command {
     /// Write the content pack: Sentinel analytic rules (ARM templates) from the checks that ask
     /// for one, and the pipeline workbook; everything is validated before anything is written.
     Build(BuildArgs),
+    /// Check the AWS side of the pipeline with read-only calls: GuardDuty's publishing
+    /// destination, the export key and its policy, the connector's role, the bucket's
+    /// notification and the queue; join the causes to a `validate` result.
+    #[cfg(feature = "aws")]
+    Doctor(Box<crate::doctor::command::DoctorArgs>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -11,6 +11,9 @@
 //!
 //! `policy`: [`policy`] builds the key and IAM policies the connector's role needs from [`arn`]s,
 //! and the commands that verify them. See [`policy::command::run`].
+//!
+//! `doctor --aws` (feature `aws`): [`doctor`] reads the AWS side with read-only calls, evaluates
+//! the key, queue and trust policies itself, and joins the causes to a `validate` result.
 
 pub mod arn;
 pub mod catalog;
@@ -39,6 +42,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Lint(args) => lint::run(&args),
         Command::Policy(args) => policy::command::run(&args),
         Command::Build(args) => content::run(&args),
+        #[cfg(feature = "aws")]
+        Command::Doctor(args) => doctor::command::run(*args).await,
         Command::List(args) => {
             let checks = validate::load_catalog(&args.catalog)?;
             let text = report::render_catalog(args.format, &checks);
@@ -56,3 +61,4 @@ pub mod config;
 pub mod coverage;
 pub mod diagnose;
 pub mod workspaces;
+pub mod doctor;

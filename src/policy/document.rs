@@ -268,8 +268,8 @@ pub fn action_matches(pattern: &str, action: &str) -> bool {
     )
 }
 
-/// `*` matches any run of characters, `?` any one character.
-fn wildcard_match(pattern: &[u8], text: &[u8]) -> bool {
+/// `*` matches any run of characters, `?` any one character (case-sensitive).
+pub fn wildcard_match(pattern: &[u8], text: &[u8]) -> bool {
     match pattern.split_first() {
         None => text.is_empty(),
         Some((b'*', rest)) => (0..=text.len()).any(|skip| wildcard_match(rest, &text[skip..])),

@@ -18,7 +18,7 @@ pub mod document;
 mod key;
 mod merge;
 mod remedy;
-mod statements;
+pub mod statements;
 mod steps;
 #[cfg(test)]
 mod tests;

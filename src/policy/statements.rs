@@ -60,25 +60,108 @@ pub fn new_key_policy(key: &ExportKey, role: &RoleArn) -> Value {
                 "Action": "kms:*",
                 "Resource": "*",
             },
-            {
-                "Sid": "AllowGuardDutyExport",
-                "Effect": "Allow",
-                "Principal": { "Service": guardduty_principal(partition, region) },
-                "Action": "kms:GenerateDataKey",
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": { "aws:SourceAccount": account },
-                    "StringLike": {
-                        "aws:SourceArn": format!(
-                            "arn:{partition}:guardduty:{region}:{account}:detector/*"
-                        ),
-                    },
-                },
-            },
+            guardduty_statement(partition, account, region),
             role_statement(role, KEY_STATEMENT_SID),
         ],
     })
 }
+
+/// The key policy statement that lets GuardDuty encrypt exported findings: `kms:GenerateDataKey`
+/// for the account's detectors in the region only.
+pub fn guardduty_statement(partition: Partition, account: &str, region: &str) -> Value {
+    json!({
+        "Sid": "AllowGuardDutyExport",
+        "Effect": "Allow",
+        "Principal": { "Service": guardduty_principal(partition, region) },
+        "Action": "kms:GenerateDataKey",
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": { "aws:SourceAccount": account },
+            "StringLike": {
+                "aws:SourceArn": format!("arn:{partition}:guardduty:{region}:{account}:detector/*"),
+            },
+        },
+    })
+}
+
+/// The queue policy statement that lets S3 send the bucket's event notifications to the queue;
+/// `bucket_owner` adds the `aws:SourceAccount` condition where the owner is known.
+pub fn queue_statement_for_s3(
+    partition: Partition,
+    queue_arn: &str,
+    bucket: &str,
+    bucket_owner: Option<&str>,
+) -> Value {
+    let mut condition = json!({
+        "ArnLike": { "aws:SourceArn": format!("arn:{partition}:s3:::{bucket}") },
+    });
+    if let Some(owner) = bucket_owner {
+        condition["StringEquals"] = json!({ "aws:SourceAccount": owner });
+    }
+    json!({
+        "Sid": "AllowS3BucketNotifications",
+        "Effect": "Allow",
+        "Principal": { "Service": "s3.amazonaws.com" },
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
+        "Condition": condition,
+    })
+}
+
+/// What the connector does with the queue.
+pub const QUEUE_ACTIONS: [&str; 4] = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueUrl",
+];
+
+/// The queue policy statement that lets the role poll and delete.
+pub fn queue_statement_for_role(role: &RoleArn, queue_arn: &str) -> Value {
+    json!({
+        "Sid": "AllowSentinelConnectorPoll",
+        "Effect": "Allow",
+        "Principal": { "AWS": role.as_str() },
+        "Action": QUEUE_ACTIONS,
+        "Resource": queue_arn,
+    })
+}
+
+/// The identity policy statement that lets the role read the export objects.
+pub fn read_export_statement(partition: Partition, bucket: &str, prefix: &str) -> Value {
+    json!({
+        "Sid": "ReadGuardDutyExport",
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": format!("arn:{partition}:s3:::{bucket}/{prefix}*"),
+    })
+}
+
+/// The identity policy statement that lets the role poll the queue.
+pub fn poll_queue_statement(queue_arn: &str) -> Value {
+    json!({
+        "Sid": "PollGuardDutyNotifications",
+        "Effect": "Allow",
+        "Action": QUEUE_ACTIONS,
+        "Resource": queue_arn,
+    })
+}
+
+/// The key policy statement a queue's customer-managed key needs for S3 to deliver to it.
+pub fn s3_queue_key_statement() -> Value {
+    json!({
+        "Sid": "AllowS3ToEncryptQueueMessages",
+        "Effect": "Allow",
+        "Principal": { "Service": "s3.amazonaws.com" },
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": "*",
+    })
+}
+
+/// The session names the connector uses: Microsoft sends `MicrosoftDefenderForClouds_` since
+/// 2025-03-27, and older setups `MicrosoftSentinel_`; a trust policy must accept both.
+pub const SESSION_NAME_PATTERNS: [&str; 2] =
+    ["MicrosoftSentinel_*", "MicrosoftDefenderForClouds_*"];
 
 /// Regions every account has without opting in. GuardDuty in any other region of the `aws`
 /// partition (they all need opting in, new ones included) uses a regional service principal.

@@ -1,0 +1,132 @@
+//! Joining `validate` verdicts to AWS-side verdicts of the same account and region.
+
+use serde_json::json;
+
+use crate::catalog::Severity;
+use crate::doctor::correlate::{ValidateResult, correlate};
+use crate::verdict::{Status, Verdict};
+
+fn aws_verdict(check: &str, region: &str, status: Status, reason: &str, message: &str) -> Verdict {
+    Verdict {
+        check: check.into(),
+        check_version: "0.1.0".into(),
+        check_file: String::new(),
+        severity: Severity::High,
+        workspace: "111122223333".into(),
+        status,
+        reason: reason.into(),
+        fails: status == Status::NoData,
+        partial: false,
+        group: Some(vec![
+            ("AccountId".into(), "111122223333".into()),
+            ("Region".into(), region.into()),
+        ]),
+        last_seen: None,
+        lag_seconds: None,
+        message: message.into(),
+        remedy: Some(format!("fix {check}")),
+        evidence: serde_json::Map::new(),
+    }
+}
+
+fn validate_result() -> ValidateResult {
+    serde_json::from_value(json!({
+        "workspaces": ["2b2d3c4e-0000-0000-0000-000000000000"],
+        "results": [
+            { "check": "guardduty-freshness", "workspace": "2b2d3c4e-0000-0000-0000-000000000000",
+              "status": "no_data", "reason": "stale", "fails": true,
+              "group": { "AccountId": "111122223333", "Region": "eu-west-1" },
+              "last_seen": "2026-12-03T10:02:00Z", "message": "nothing has arrived since …" },
+            { "check": "guardduty-freshness", "workspace": "2b2d3c4e-0000-0000-0000-000000000000",
+              "status": "healthy", "reason": "fresh", "fails": false,
+              "group": { "AccountId": "111122223333", "Region": "us-east-1" },
+              "last_seen": "2026-12-04T07:00:00Z", "message": "fresh" },
+            { "check": "guardduty-freshness", "workspace": "2b2d3c4e-0000-0000-0000-000000000000",
+              "status": "lag", "reason": "lag_warning", "fails": false,
+              "group": { "AccountId": "111122223333", "Region": "ap-south-1" },
+              "last_seen": "2026-12-04T05:00:00Z", "message": "late" }
+        ]
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_stale_region_is_explained_by_the_aws_side_verdicts_of_that_region() {
+    let verdicts = vec![
+        aws_verdict(
+            "aws-export-destination",
+            "eu-west-1",
+            Status::Healthy,
+            "publishing",
+            "ok",
+        ),
+        aws_verdict(
+            "aws-key-policy-role",
+            "eu-west-1",
+            Status::NoData,
+            "key_policy_denies_role",
+            "the key policy of key X does not let role Y decrypt",
+        ),
+        aws_verdict(
+            "aws-key-policy-role",
+            "us-east-1",
+            Status::NoData,
+            "key_policy_denies_role",
+            "another region's key",
+        ),
+        aws_verdict(
+            "aws-export-destination",
+            "ap-south-1",
+            Status::Healthy,
+            "publishing",
+            "ok",
+        ),
+    ];
+    let validate = validate_result();
+    assert_eq!(validate.regions(), ["ap-south-1", "eu-west-1", "us-east-1"]);
+    let diagnoses = correlate(&validate, &verdicts);
+    assert_eq!(diagnoses.len(), 2, "{diagnoses:#?}");
+
+    let stale = &diagnoses[0];
+    assert_eq!(stale.cause, "aws_side_cause");
+    assert_eq!(
+        stale.summary,
+        "111122223333 eu-west-1 stale since 2026-12-03 10:02 UTC: the key policy of key X does \
+         not let role Y decrypt"
+    );
+    assert_eq!(stale.verdicts, [1]);
+    assert_eq!(
+        stale.remedy,
+        "[aws-key-policy-role] fix aws-key-policy-role"
+    );
+    assert_eq!(stale.workspace, "2b2d3c4e-0000-0000-0000-000000000000");
+    assert_eq!(stale.evidence["validate_reason"], "stale");
+
+    // The lagging region's AWS side is clear: the diagnosis says where to look instead.
+    let lag = &diagnoses[1];
+    assert_eq!(lag.cause, "aws_side_clear");
+    assert!(
+        lag.summary
+            .starts_with("111122223333 ap-south-1 lag warning since 2026-12-04 05:00 UTC")
+    );
+    assert_eq!(lag.verdicts, [3]);
+}
+
+#[test]
+fn a_role_wide_verdict_concerns_every_troubled_region() {
+    let mut trust = aws_verdict(
+        "aws-connector-trust",
+        "-",
+        Status::NoData,
+        "trust_session_name_pinned",
+        "the trust policy accepts only the old prefix",
+    );
+    trust.group = None;
+    let diagnoses = correlate(&validate_result(), &[trust]);
+    assert_eq!(diagnoses.len(), 2);
+    assert!(
+        diagnoses
+            .iter()
+            .all(|d| d.cause == "aws_side_cause" && d.verdicts == [0])
+    );
+}

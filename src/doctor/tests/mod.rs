@@ -1,0 +1,3 @@
+mod checks;
+mod correlate;
+mod evaluate;
