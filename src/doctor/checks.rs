@@ -198,6 +198,7 @@ impl Out<'_> {
             message,
             remedy,
             evidence,
+            elapsed: None,
         });
     }
 

@@ -163,15 +163,21 @@ pub async fn run(args: DoctorArgs) -> Result<u8> {
         .as_ref()
         .map(|v| correlate(v, &verdicts))
         .unwrap_or_default();
-    let workspaces = vec![facts.caller.account.clone()];
+    let workspaces = vec![crate::workspaces::Workspace {
+        id: facts.caller.account.clone(),
+        name: None,
+    }];
     let run = Run {
         checks: &[],
+        skipped: &[],
         workspaces: &workspaces,
         verdicts: &verdicts,
         diagnoses: &diagnoses,
         started_at,
         finished_at: Utc::now(),
         interrupted: false,
+        fail_on: crate::report::outcome::FailOn::default(),
+        shard: None,
     };
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut text = report::render(args.format, &run, colour);
