@@ -60,5 +60,5 @@ pub async fn run(cli: Cli) -> Result<u8> {
 pub mod config;
 pub mod coverage;
 pub mod diagnose;
-pub mod workspaces;
 pub mod doctor;
+pub mod workspaces;
