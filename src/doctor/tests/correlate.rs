@@ -26,6 +26,7 @@ fn aws_verdict(check: &str, region: &str, status: Status, reason: &str, message:
         message: message.into(),
         remedy: Some(format!("fix {check}")),
         evidence: serde_json::Map::new(),
+        elapsed: None,
     }
 }
 
