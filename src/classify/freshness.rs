@@ -157,17 +157,25 @@ fn judge(
         )
     } else {
         match reading.lag {
-            None => Verdict::new(
-                check,
-                workspace,
-                Status::Error,
-                "incomplete_row",
-                format!(
-                    "rows arrived (last at {}), but their ingestion lag is empty, so it cannot \
-                     be judged",
-                    at(last_arrival)
-                ),
-            ),
+            None => {
+                let mut verdict = Verdict::new(
+                    check,
+                    workspace,
+                    Status::Error,
+                    "incomplete_row",
+                    format!(
+                        "rows arrived (last at {}), but their ingestion lag is empty, so it \
+                         cannot be judged",
+                        at(last_arrival)
+                    ),
+                );
+                verdict.remedy = Some(format!(
+                    "The query in {} returned a row without `IngestionLag`; make it compute the \
+                     lag for every row that has arrivals.",
+                    check.path.display()
+                ));
+                verdict
+            }
             Some(lag) => lag_verdict(
                 check,
                 workspace,
@@ -247,7 +255,13 @@ fn silent(
         format!("{silence}: {rhythm}"),
     );
     verdict.fails = false;
-    verdict.remedy = remedy_text(check, "quiet", group);
+    verdict.remedy = remedy_text(check, "quiet", group).or_else(|| {
+        Some(format!(
+            "Nothing to fix while the source is merely quiet. To tell quiet from stopped, make \
+             the source produce a record and check that it reaches {}.",
+            check.tables.join(", ")
+        ))
+    });
     verdict
 }
 

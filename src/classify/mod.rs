@@ -51,7 +51,7 @@ pub fn classify(
     };
     if let Some(partial) = &result.partial {
         for verdict in &mut verdicts {
-            mark_partial(verdict, partial.deepest_message());
+            mark_partial(check, verdict, partial.deepest_message());
         }
     }
     verdicts
@@ -79,22 +79,31 @@ fn missing_columns(check: &Check, table: &Table) -> Option<String> {
     })
 }
 
-/// A result the service returned only in part proves nothing healthy.
-fn mark_partial(verdict: &mut Verdict, detail: &str) {
+/// A result the service returned only in part proves neither fresh data nor its absence: rows
+/// may be missing from it. A verdict drawn from it becomes `error` (`partial_result`), saying
+/// what the part looked like. The one exception is a finding of the events classifier: the
+/// rows that were returned exist, so what they show stands, marked partial.
+fn mark_partial(check: &Check, verdict: &mut Verdict, detail: &str) {
     verdict.partial = true;
-    if verdict.status == Status::Healthy {
-        verdict.status = Status::Error;
-        verdict.reason = "partial_result".into();
-        verdict.message =
-            format!("looked healthy, but the service returned only part of the result: {detail}");
-        verdict.remedy = Some(
-            "Run again; if it persists, shorten the check's lookback so the query stays within the \
-             service's limits (500,000 rows, 64 MB, 10 minutes)."
-                .into(),
-        );
-    } else {
+    let rows_found = check.classifier == Classifier::Events && verdict.status != Status::Healthy;
+    if rows_found || verdict.status == Status::Error {
         verdict.message = format!("{} (partial result: {detail})", verdict.message);
+        return;
     }
+    verdict.message = format!(
+        "the service returned only part of the result ({detail}); the part looked {} ({}): {}",
+        verdict.status.name(),
+        verdict.reason,
+        verdict.message
+    );
+    verdict.status = Status::Error;
+    verdict.reason = "partial_result".into();
+    verdict.fails = false;
+    verdict.remedy = Some(
+        "Run again; if it persists, shorten the check's lookback so the query stays within the \
+         service's limits (500,000 rows, 64 MB, 10 minutes)."
+            .into(),
+    );
 }
 
 fn bad_result(check: &Check, workspace: &str, detail: String) -> Verdict {

@@ -234,10 +234,17 @@ fn a_partial_result_is_never_healthy() {
         (verdicts[0].status, verdicts[0].reason.as_str()),
         (Status::Error, "partial_result")
     );
+    // Silence in a partial result proves nothing either: the missing part may hold the rows.
     assert_eq!(
         (verdicts[1].status, verdicts[1].reason.as_str()),
-        (Status::NoData, "stale")
+        (Status::Error, "partial_result")
     );
+    assert!(
+        verdicts[1].message.contains("the part looked no_data (stale)"),
+        "{}",
+        verdicts[1].message
+    );
+    assert!(verdicts.iter().all(|v| !v.fails && v.remedy.is_some()));
 }
 
 #[test]
