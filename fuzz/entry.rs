@@ -32,7 +32,11 @@ pub fn check_header(data: &[u8]) {
             assert!(!errors.is_empty(), "a refused check names its problems");
             for error in &errors {
                 assert_eq!(error.path, path);
-                assert!(error.line <= last_line, "line {} of {last_line}", error.line);
+                assert!(
+                    error.line <= last_line,
+                    "line {} of {last_line}",
+                    error.line
+                );
                 assert!(!error.message.is_empty());
             }
             return;
@@ -54,7 +58,11 @@ pub fn check_header(data: &[u8]) {
             .map(|t| (t.name.clone(), t.value))
             .collect()
     };
-    assert_eq!(values(&again), values(&check), "thresholds changed when rewritten");
+    assert_eq!(
+        values(&again),
+        values(&check),
+        "thresholds changed when rewritten"
+    );
 }
 
 fn built_in() -> &'static [Check] {
@@ -94,7 +102,10 @@ pub fn response(data: &[u8]) {
         for verdict in verdicts {
             assert!(!verdict.message.is_empty(), "{verdict:?}");
             if verdict.status == Status::Healthy {
-                assert!(!partial && !verdict.partial, "healthy from a partial answer: {verdict:?}");
+                assert!(
+                    !partial && !verdict.partial,
+                    "healthy from a partial answer: {verdict:?}"
+                );
             } else {
                 assert!(verdict.remedy.is_some(), "no remedy: {verdict:?}");
             }
@@ -133,12 +144,20 @@ pub fn timespan(data: &[u8]) {
     if let Some(span) = parse_kql(text) {
         assert!(span >= TimeDelta::zero(), "{text:?} is negative");
         let written = to_kql(span);
-        assert_eq!(parse_kql(&written), Some(span), "{text:?} was written as {written:?}");
+        assert_eq!(
+            parse_kql(&written),
+            Some(span),
+            "{text:?} was written as {written:?}"
+        );
         let _ = human(span);
     }
     if let Some(value) = Value::parse(text) {
         let written = value.to_kql();
-        assert_eq!(Value::parse(&written), Some(value), "{text:?} was written as {written:?}");
+        assert_eq!(
+            Value::parse(&written),
+            Some(value),
+            "{text:?} was written as {written:?}"
+        );
     }
     if let Some(span) = parse_dotnet(text) {
         assert!(span.abs() < TimeDelta::days(100_000_000), "{text:?}");

@@ -26,17 +26,32 @@ pub fn classify(
         Ok(result) => result,
         Err(failure) => return vec![failure_verdict(check, workspace, failure)],
     };
-    let Some(table) = result.primary() else {
-        return vec![bad_result(
+    let mut verdicts = match result.primary() {
+        None => vec![bad_result(
             check,
             workspace,
             "the answer holds no result table".into(),
-        )];
+        )],
+        Some(table) => match missing_columns(check, table) {
+            Some(missing) => vec![bad_result(check, workspace, missing)],
+            None => classify_table(check, workspace, table, now),
+        },
     };
-    if let Some(missing) = missing_columns(check, table) {
-        return vec![bad_result(check, workspace, missing)];
+    if let Some(partial) = &result.partial {
+        for verdict in &mut verdicts {
+            mark_partial(check, verdict, partial.deepest_message());
+        }
     }
-    let mut verdicts = match (check.classifier, &check.finding) {
+    verdicts
+}
+
+fn classify_table(
+    check: &Check,
+    workspace: &str,
+    table: &Table,
+    now: DateTime<Utc>,
+) -> Vec<Verdict> {
+    match (check.classifier, &check.finding) {
         (Classifier::Freshness, _) => freshness::classify(check, workspace, table, now),
         (Classifier::Events, Some(finding)) => events::classify(check, finding, workspace, table),
         (Classifier::Share, Some(finding)) => share::classify(check, finding, workspace, table),
@@ -48,13 +63,7 @@ pub fn classify(
                 "the check has no `finding` in its header".into(),
             )]
         }
-    };
-    if let Some(partial) = &result.partial {
-        for verdict in &mut verdicts {
-            mark_partial(check, verdict, partial.deepest_message());
-        }
     }
-    verdicts
 }
 
 fn missing_columns(check: &Check, table: &Table) -> Option<String> {
