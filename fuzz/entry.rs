@@ -109,6 +109,10 @@ pub fn response(data: &[u8]) {
             } else {
                 assert!(verdict.remedy.is_some(), "no remedy: {verdict:?}");
             }
+            if verdict.status == Status::Error {
+                let named = format!("`{}` in workspace {WORKSPACE}", verdict.check);
+                assert!(verdict.message.contains(&named), "unnamed: {verdict:?}");
+            }
         }
     };
     sound(&verdicts);

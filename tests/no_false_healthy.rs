@@ -256,6 +256,10 @@ fn check_verdicts(check: &Check, result: &QueryResult, verdicts: &[Verdict]) {
         if verdict.status != Status::Healthy {
             assert!(verdict.remedy.is_some(), "no remedy: {verdict:?}");
         }
+        if verdict.status == Status::Error {
+            let named = format!("could not evaluate `{}` in workspace {WORKSPACE}", check.id);
+            assert!(verdict.message.starts_with(&named), "{verdict:?}");
+        }
         if partial {
             assert_ne!(verdict.status, Status::Healthy, "{verdict:?}");
             assert!(verdict.partial);

@@ -163,10 +163,14 @@ fn judge(
             workspace,
             Status::Error,
             "incomplete_row",
-            format!(
-                "{} rows arrived, but their last arrival time is empty, so their freshness \
-                 cannot be judged",
-                reading.rows
+            super::could_not_evaluate(
+                check,
+                workspace,
+                format!(
+                    "{} rows arrived, but their last arrival time is empty, so their freshness \
+                     cannot be judged",
+                    reading.rows
+                ),
             ),
         );
         verdict.remedy = Some(format!(
@@ -200,10 +204,14 @@ fn judge(
                     workspace,
                     Status::Error,
                     "incomplete_row",
-                    format!(
-                        "rows arrived (last at {}), but their ingestion lag is empty, so it \
-                         cannot be judged",
-                        at(last_arrival)
+                    super::could_not_evaluate(
+                        check,
+                        workspace,
+                        format!(
+                            "rows arrived (last at {}), but their ingestion lag is empty, so it \
+                             cannot be judged",
+                            at(last_arrival)
+                        ),
                     ),
                 );
                 verdict.remedy = Some(format!(

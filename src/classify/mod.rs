@@ -99,11 +99,15 @@ fn mark_partial(check: &Check, verdict: &mut Verdict, detail: &str) {
         verdict.message = format!("{} (partial result: {detail})", verdict.message);
         return;
     }
-    verdict.message = format!(
-        "the service returned only part of the result ({detail}); the part looked {} ({}): {}",
-        verdict.status.name(),
-        verdict.reason,
-        verdict.message
+    verdict.message = could_not_evaluate(
+        check,
+        &verdict.workspace,
+        format!(
+            "the service returned only part of the result ({detail}); the part looked {} ({}): {}",
+            verdict.status.name(),
+            verdict.reason,
+            verdict.message
+        ),
     );
     verdict.status = Status::Error;
     verdict.reason = "partial_result".into();
@@ -115,8 +119,17 @@ fn mark_partial(check: &Check, verdict: &mut Verdict, detail: &str) {
     );
 }
 
+/// The message of a verdict that could not be evaluated: which check, where, and why.
+fn could_not_evaluate(check: &Check, workspace: &str, why: impl std::fmt::Display) -> String {
+    format!(
+        "could not evaluate `{}` in workspace {workspace}: {why}",
+        check.id
+    )
+}
+
 fn bad_result(check: &Check, workspace: &str, detail: String) -> Verdict {
-    let mut verdict = Verdict::new(check, workspace, Status::Error, "bad_response", detail);
+    let message = could_not_evaluate(check, workspace, detail);
+    let mut verdict = Verdict::new(check, workspace, Status::Error, "bad_response", message);
     verdict.remedy = Some(format!(
         "The query in {} does not produce what its header declares; fix the query or its `columns` line.",
         check.path.display()
@@ -134,10 +147,7 @@ fn failure_verdict(check: &Check, workspace: &str, failure: &QueryFailure) -> Ve
     {
         return table_missing(check, workspace, name);
     }
-    let message = format!(
-        "could not evaluate `{}` in workspace {workspace}: {failure}",
-        check.id
-    );
+    let message = could_not_evaluate(check, workspace, failure);
     let mut verdict = Verdict::new(check, workspace, Status::Error, failure.reason(), message);
     verdict.remedy = Some(failure_remedy(check, workspace, failure));
     verdict
@@ -268,7 +278,10 @@ fn lookback(check: &Check) -> TimeDelta {
 
 fn failure_remedy(check: &Check, workspace: &str, failure: &QueryFailure) -> String {
     match failure {
-        QueryFailure::Token(_) => "Sign in (`az login`), or pick the identity with --auth; see the README's Authentication section.".into(),
+        QueryFailure::Token(_) => "Sign in again (`az login`) or give a fresh token in SENTINEL_KMS_ACCESS_TOKEN, or pick \
+             another identity with --auth (one that renews its tokens for long runs); see the README's Authentication \
+             section."
+            .into(),
         QueryFailure::Unauthorized(_) => format!(
             "The service rejected the token for workspace {workspace}: sign in again, and check that --cloud matches \
              the workspace's cloud (the token's audience must be the Log Analytics API of that cloud)."

@@ -189,11 +189,18 @@ impl TokenProvider {
                 format!("could not get a token ({}): {error}", mode_name(self.mode))
             })?;
         if fresh.expires_on <= OffsetDateTime::now_utc() {
-            return Err(format!(
-                "the token from `{}` expired at {}",
-                mode_name(self.mode),
-                fresh.expires_on
-            ));
+            let expired = azure_core::time::to_rfc3339(&fresh.expires_on);
+            return Err(if self.mode == AuthMode::AccessToken {
+                format!(
+                    "the token in {ACCESS_TOKEN_VAR} expired at {expired}, and a fixed token \
+                     cannot be renewed"
+                )
+            } else {
+                format!(
+                    "the token from `{}` expired at {expired}",
+                    mode_name(self.mode)
+                )
+            });
         }
         let secret = fresh.token.clone();
         *cached = Some(fresh);

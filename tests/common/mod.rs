@@ -37,6 +37,11 @@ impl LocalWorkspace {
 
     /// Starts the server with `--fault` specs (see tests/workspace/README.md).
     pub fn start_with(scenario: &str, faults: &[&str]) -> LocalWorkspace {
+        LocalWorkspace::start_with_token(scenario, faults, TOKEN)
+    }
+
+    /// Starts the server with faults, accepting `token` instead of the usual one.
+    pub fn start_with_token(scenario: &str, faults: &[&str], token: &str) -> LocalWorkspace {
         let server = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/workspace/server.py");
         let mut command = Command::new(python());
         command.arg(server).args([
@@ -47,7 +52,7 @@ impl LocalWorkspace {
             "--workspace",
             WORKSPACE,
             "--token",
-            TOKEN,
+            token,
         ]);
         for fault in faults {
             command.args(["--fault", fault]);
