@@ -728,3 +728,45 @@ fn a_renewable_token_about_to_expire_is_renewed_before_it_is_sent() {
     assert_eq!(az.calls(), 2);
     assert_eq!(workspace.requests(), 2);
 }
+
+#[test]
+fn a_token_that_cannot_be_had_fails_every_check_in_the_time_of_one_attempt() {
+    // Microsoft Entra behind a proxy that refuses connections: the credential gives up after
+    // its own retries, once, and every check is reported with the reason.
+    let proxy = format!("http://127.0.0.1:{}", closed_port());
+    let workspace = LocalWorkspace::start("healthy");
+    let run = sentinel_kms_env(
+        &[
+            "validate",
+            "--workspace",
+            WORKSPACE,
+            "--endpoint",
+            &workspace.url,
+            "--auth",
+            "client-secret",
+            "--format",
+            "json",
+        ],
+        &[
+            ("AZURE_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+            ("AZURE_CLIENT_ID", "0d4f1a43-3d0e-4a3a-9f2a-6a1d3f0c5b11"),
+            ("AZURE_CLIENT_SECRET", "not-a-real-secret"),
+            ("HTTPS_PROXY", &proxy),
+            ("https_proxy", &proxy),
+        ],
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let results = run.json()["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 8, "every shipped check is reported");
+    for verdict in &results {
+        assert_eq!(verdict["reason"], "auth_failed", "{verdict}");
+        let message = verdict["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("in workspace {WORKSPACE}: could not get a token")),
+            "{message}"
+        );
+        assert!(verdict["remedy"].as_str().unwrap().contains("--auth"));
+    }
+    assert_eq!(workspace.requests(), 0, "nothing is sent without a token");
+    assert!(run.elapsed < Duration::from_secs(30), "{:?}", run.elapsed);
+}

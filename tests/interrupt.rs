@@ -131,7 +131,11 @@ mod unix {
         interrupt(&child);
         let sent = Instant::now();
         let (code, stdout) = finish(child, Duration::from_secs(10));
-        assert!(sent.elapsed() < Duration::from_secs(5), "{:?}", sent.elapsed());
+        assert!(
+            sent.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            sent.elapsed()
+        );
         assert_eq!(code, 130, "{stdout}");
 
         let document: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -146,7 +150,11 @@ mod unix {
         assert_eq!(document["summary"]["exit_code"], 130);
         // Both checks are listed as run, though only one has results.
         assert_eq!(document["checks"].as_array().unwrap().len(), 2);
-        assert!(leftovers(cwd.path()).is_empty(), "{:?}", leftovers(cwd.path()));
+        assert!(
+            leftovers(cwd.path()).is_empty(),
+            "{:?}",
+            leftovers(cwd.path())
+        );
     }
 
     #[test]
