@@ -32,7 +32,7 @@ pub fn classify(check: &Check, finding: &Finding, workspace: &str, table: &Table
     rows.into_iter()
         .map(|cells| {
             let row = Row { table, cells };
-            if !row.cell("Events").as_i64().is_some_and(|events| events > 0) {
+            if row.cell("Events").as_i64().is_none_or(|events| events <= 0) {
                 let mut verdict = super::bad_result(
                     check,
                     workspace,
