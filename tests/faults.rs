@@ -550,25 +550,11 @@ fn the_table_output_names_workspace_check_and_remedy() {
 
 /// An unsigned JWT whose `exp` is `exp` (seconds since the epoch).
 fn jwt(exp: u64) -> String {
-    let encode = |text: &str| {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let bytes = text.as_bytes();
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let n =
-                chunk.iter().fold(0u32, |n, &b| (n << 8) | u32::from(b)) << (8 * (3 - chunk.len()));
-            for i in 0..=chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            }
-        }
-        out
-    };
+    let claims = format!(r#"{{"exp":{exp},"aud":"https://api.loganalytics.io"}}"#);
     format!(
         "{}.{}.c2ln",
-        encode(r#"{"alg":"none"}"#),
-        encode(&format!(
-            r#"{{"exp":{exp},"aud":"https://api.loganalytics.io"}}"#
-        ))
+        azure_core::base64::encode_url_safe(r#"{"alg":"none"}"#),
+        azure_core::base64::encode_url_safe(claims)
     )
 }
 
