@@ -72,8 +72,16 @@ impl Expected {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|error| {
+        let bytes = std::fs::read(path).map_err(|error| {
             Error::usage(format!("cannot read config `{}`: {error}", path.display()))
+        })?;
+        let text = String::from_utf8(bytes).map_err(|error| {
+            let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            Error::usage(format!(
+                "{}:{line}: the config file is not valid UTF-8",
+                path.display()
+            ))
         })?;
         let config: Config = toml::from_str(&text).map_err(|error| {
             let line = error.span().map_or(0, |span| {
@@ -81,25 +89,24 @@ impl Config {
             });
             Error::usage(format!("{}:{line}: {}", path.display(), error.message()))
         })?;
-        for (index, pair) in config
+        for pair in config
             .expect
             .iter()
             .chain(config.workspaces.iter().flat_map(|w| &w.expect))
-            .enumerate()
         {
             Expected::parse(pair).map_err(|message| {
                 Error::usage(format!(
-                    "{}: expected group {}: {message}",
-                    path.display(),
-                    index + 1
+                    "{}: expected group {message}",
+                    position(path, &text, pair)
                 ))
             })?;
         }
         for workspace in &config.workspaces {
             if uuid::Uuid::try_parse(&workspace.id).is_err() {
                 return Err(Error::usage(format!(
-                    "{}: workspace id `{}` is not a GUID",
-                    path.display(),
+                    "{}: workspace id `{}` is not a GUID (the Workspace ID on the workspace's \
+                     Overview page)",
+                    position(path, &text, &workspace.id),
                     workspace.id
                 )));
             }
@@ -123,6 +130,23 @@ impl Config {
         groups.sort();
         groups.dedup();
         groups
+    }
+}
+
+/// `file:line` of the first string literal in `text` that holds `value` (TOML keeps no
+/// positions once deserialised), or the file alone when it cannot be found.
+fn position(path: &Path, text: &str, value: &str) -> String {
+    let found = ["\"", "'"]
+        .iter()
+        .filter_map(|quote| text.find(&format!("{quote}{value}{quote}")))
+        .min();
+    match found {
+        Some(offset) => format!(
+            "{}:{}",
+            path.display(),
+            text[..offset].matches('\n').count() + 1
+        ),
+        None => path.display().to_string(),
     }
 }
 

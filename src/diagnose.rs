@@ -129,7 +129,9 @@ fn mark_blind(checks: &[Check], verdicts: &mut [Verdict], indices: &[usize]) -> 
             verdict.reason = "blind".into();
             verdict.fails = false;
             verdict.message = format!(
-                "nothing found, but {table} is not arriving ({since}), so this check cannot see"
+                "could not evaluate `{}` in workspace {}: nothing found, but {table} is not \
+                 arriving ({since}), so this check cannot see",
+                verdict.check, verdict.workspace
             );
             verdict.remedy = Some(format!(
                 "Restore the {table} feed first; see `{feed_check}`."

@@ -5,29 +5,46 @@
 use chrono::TimeDelta;
 
 /// Parses a KQL timespan literal: a number with an optional fraction and one of the units
-/// `d`, `h`, `m`, `s`, `ms` (for example `14d`, `1.5h`, `30m`). Returns `None` for anything else.
+/// `d`, `h`, `m`, `s`, `ms` (for example `14d`, `1.5h`, `30m`). Returns `None` for anything else,
+/// and for a span too long for nanosecond precision (about 292 years). The arithmetic is exact:
+/// a fraction is rounded to the nearest nanosecond only once.
 pub fn parse_kql(text: &str) -> Option<TimeDelta> {
     let text = text.trim();
     let unit_start = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
     let (number, unit) = text.split_at(unit_start);
-    if number.is_empty() || number.starts_with('.') || number.ends_with('.') {
-        return None;
-    }
-    let nanos_per_unit: f64 = match unit {
-        "d" => 86_400e9,
-        "h" => 3_600e9,
-        "m" => 60e9,
-        "s" => 1e9,
-        "ms" => 1e6,
+    let nanos_per_unit: i128 = match unit {
+        "d" => 86_400_000_000_000,
+        "h" => 3_600_000_000_000,
+        "m" => 60_000_000_000,
+        "s" => 1_000_000_000,
+        "ms" => 1_000_000,
         _ => return None,
     };
-    let value: f64 = number.parse().ok()?;
-    let nanos = value * nanos_per_unit;
-    // Ten thousand years is far past any threshold anyone means; refuse instead of overflowing.
-    if !nanos.is_finite() || nanos > 3.2e20 {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty()
+        || !digits(whole)
+        || !digits(fraction)
+        || (number.contains('.') && fraction.is_empty())
+    {
         return None;
     }
-    Some(TimeDelta::nanoseconds(nanos.round() as i64))
+    // Leading zeros aside, a whole part this long is past the limit whatever its unit.
+    let whole = whole.trim_start_matches('0');
+    if whole.len() > 20 {
+        return None;
+    }
+    let mut nanos = whole.parse::<i128>().unwrap_or(0) * nanos_per_unit;
+    if !fraction.is_empty() {
+        // Eighteen digits are more than a nanosecond of a day needs; the rest cannot matter
+        // beyond the rounding.
+        let kept = &fraction[..fraction.len().min(18)];
+        let scale = 10_i128.pow(kept.len() as u32);
+        let value: i128 = kept.parse().ok()?;
+        nanos += (value * nanos_per_unit + scale / 2) / scale;
+    }
+    let nanos = i64::try_from(nanos).ok()?;
+    Some(TimeDelta::nanoseconds(nanos))
 }
 
 /// Parses the .NET "c" format `[-][d.]hh:mm:ss[.fffffff]` that the Logs query API uses for
@@ -124,9 +141,20 @@ pub fn human(span: TimeDelta) -> String {
     pieces.join(" ")
 }
 
-/// Writes a span as the shortest exact KQL literal (`2d`, `90m`, `1500ms`).
+/// Writes a span as the shortest exact KQL literal (`2d`, `90m`, `1500ms`, `1.5ms`).
 pub fn to_kql(span: TimeDelta) -> String {
     let millis = span.num_milliseconds();
+    let sub_millis = span.subsec_nanos() % 1_000_000;
+    if sub_millis != 0 {
+        // A fraction of a millisecond, written out so that it reads back exactly.
+        let sign = if span < TimeDelta::zero() { "-" } else { "" };
+        let fraction = format!("{:06}", sub_millis.unsigned_abs());
+        return format!(
+            "{sign}{}.{}ms",
+            millis.unsigned_abs(),
+            fraction.trim_end_matches('0')
+        );
+    }
     for (unit, size) in [
         ("d", 86_400_000),
         ("h", 3_600_000),
@@ -163,6 +191,11 @@ mod tests {
             "1 h",
             "1e3s",
             "99999999999d",
+            // Past what nanoseconds hold (about 292 years): refused, never cut short.
+            "200000d",
+            "1.h",
+            "1.5.h",
+            "+1h",
         ] {
             assert_eq!(parse_kql(bad), None, "{bad:?} should be rejected");
         }
@@ -222,8 +255,14 @@ mod tests {
 
     #[test]
     fn kql_round_trip() {
-        for text in ["14d", "90m", "1500ms", "36h", "45s"] {
+        for text in ["14d", "90m", "1500ms", "36h", "45s", "1.5ms", "0.000001ms"] {
             assert_eq!(to_kql(parse_kql(text).unwrap()), text);
         }
+        assert_eq!(parse_kql("106751d"), Some(TimeDelta::days(106_751)));
+        assert_eq!(
+            parse_kql("0.1234567891h"),
+            Some(TimeDelta::nanoseconds(444_444_440_760))
+        );
+        assert_eq!(to_kql(-TimeDelta::microseconds(1500)), "-1.5ms");
     }
 }

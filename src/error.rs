@@ -22,15 +22,24 @@ pub mod exit {
 }
 
 /// A problem with a check file, pinned to the file and line it comes from (line 0: the file as a
-/// whole). The column, where known, is for `lint`'s positions; messages show the line only.
+/// whole, shown as `file: message`). The column, where known, is for `lint`'s positions;
+/// messages show the line only.
 #[derive(Debug, thiserror::Error)]
-#[error("{}:{line}: {message}", path.display())]
+#[error("{}{}: {message}", path.display(), line_suffix(*.line))]
 pub struct CheckFileError {
     pub path: PathBuf,
     pub line: usize,
     /// 1-based column, in characters, of the value the message is about.
     pub column: Option<usize>,
     pub message: String,
+}
+
+fn line_suffix(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}")
+    }
 }
 
 impl CheckFileError {

@@ -409,7 +409,7 @@ pub fn validate_sources(sources: &[Source]) -> (Vec<Check>, Vec<CheckFileError>)
 
 /// Parses and validates one check file, reporting every problem it finds.
 pub fn parse_check(path: &Path, bytes: Vec<u8>) -> std::result::Result<Check, Vec<CheckFileError>> {
-    let text = String::from_utf8(bytes).map_err(|error| {
+    let mut text = String::from_utf8(bytes).map_err(|error| {
         let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
         vec![CheckFileError::new(
@@ -418,6 +418,10 @@ pub fn parse_check(path: &Path, bytes: Vec<u8>) -> std::result::Result<Check, Ve
             "the file is not valid UTF-8",
         )]
     })?;
+    // Some Windows editors start a UTF-8 file with a byte order mark; it is no part of the check.
+    if text.starts_with('\u{feff}') {
+        text.remove(0);
+    }
     let raw = header::parse(path, &text)?;
     let mut errors = Vec::new();
     let mut fields = Fields {

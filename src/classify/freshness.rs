@@ -78,10 +78,10 @@ pub fn classify(check: &Check, workspace: &str, table: &Table, now: DateTime<Utc
             let group = row.group(check);
             let mut verdict = match read(&|name| row.cell(name)) {
                 Ok(reading) => judge(check, workspace, &reading, &thresholds, &group, now),
-                Err((column, expected)) => super::bad_result(
+                Err((column, expected, value)) => super::bad_result(
                     check,
                     workspace,
-                    format!("column `{column}` of the result is not {expected}"),
+                    format!("column `{column}` of the result is not {expected}: {value}"),
                 ),
             };
             verdict.group = group;
@@ -91,30 +91,48 @@ pub fn classify(check: &Check, workspace: &str, table: &Table, now: DateTime<Utc
         .collect()
 }
 
-fn read<'a>(cell: &dyn Fn(&str) -> &'a Cell) -> Result<Reading, (&'static str, &'static str)> {
+/// A column that does not hold what the classifier reads: its name, what it should hold, and
+/// what it holds.
+type Unreadable = (&'static str, &'static str, String);
+
+fn read<'a>(cell: &dyn Fn(&str) -> &'a Cell) -> Result<Reading, Unreadable> {
+    let wrong = |name: &'static str, expected: &'static str, found: &Cell| {
+        (
+            name,
+            expected,
+            found.to_text().unwrap_or_else(|| "empty".into()),
+        )
+    };
     let count = |name: &'static str| match cell(name) {
         Cell::Null => Ok(None),
-        other => other.as_i64().map(Some).ok_or((name, "a count")),
+        other => match other.as_i64() {
+            Some(count) if count >= 0 => Ok(Some(count)),
+            _ => Err(wrong(name, "a count", other)),
+        },
     };
-    let rows = count("Rows")?.unwrap_or(0);
+    // `count()` is never empty, not even over no rows: an empty `Rows` is a broken result, and
+    // taking it for zero would report a failure to read as "no data".
+    let rows = count("Rows")?.ok_or_else(|| wrong("Rows", "a count", &Cell::Null))?;
     let batches = count("Batches")?;
     let time = |name: &'static str| match cell(name) {
         Cell::Null => Ok(None),
         Cell::DateTime(time) => Ok(Some(*time)),
-        _ => Err((name, "a datetime")),
+        other => Err(wrong(name, "a datetime", other)),
     };
     let last_arrival = time("LastArrival")?;
     let first_arrival = time("FirstArrival")?;
     let span = |name: &'static str| match cell(name) {
         Cell::Null => Ok(None),
         Cell::TimeSpan(span) => Ok(Some(*span)),
-        _ => Err((name, "a timespan")),
+        other => Err(wrong(name, "a timespan", other)),
     };
     let since = span("SinceLastArrival")?;
     let lag = span("IngestionLag")?;
     let rhythm = match (first_arrival, last_arrival, batches) {
-        (Some(first), Some(last), Some(batches)) if batches >= MIN_BATCHES_FOR_RHYTHM => {
-            Some((last - first) / (batches as i32 - 1).max(1))
+        (Some(first), Some(last), Some(batches))
+            if batches >= MIN_BATCHES_FOR_RHYTHM && last > first =>
+        {
+            Some((last - first) / i32::try_from(batches - 1).unwrap_or(i32::MAX))
         }
         _ => None,
     };
@@ -136,8 +154,31 @@ fn judge(
     group: &Option<Group>,
     now: DateTime<Utc>,
 ) -> Verdict {
-    let Some(last_arrival) = reading.last_arrival.filter(|_| reading.rows > 0) else {
+    if reading.rows == 0 {
         return never_seen(check, workspace, group.clone(), thresholds);
+    }
+    let Some(last_arrival) = reading.last_arrival else {
+        let mut verdict = Verdict::new(
+            check,
+            workspace,
+            Status::Error,
+            "incomplete_row",
+            super::could_not_evaluate(
+                check,
+                workspace,
+                format!(
+                    "{} rows arrived, but their last arrival time is empty, so their freshness \
+                     cannot be judged",
+                    reading.rows
+                ),
+            ),
+        );
+        verdict.remedy = Some(format!(
+            "The query in {} returned a row without `LastArrival`; make it compute the time of \
+             the newest arrival for every row that counts arrivals.",
+            check.path.display()
+        ));
+        return verdict;
     };
     // A clock ahead of the server's must not make old data look new: never below zero.
     let since = reading
@@ -157,17 +198,29 @@ fn judge(
         )
     } else {
         match reading.lag {
-            None => Verdict::new(
-                check,
-                workspace,
-                Status::Error,
-                "incomplete_row",
-                format!(
-                    "rows arrived (last at {}), but their ingestion lag is empty, so it cannot \
-                     be judged",
-                    at(last_arrival)
-                ),
-            ),
+            None => {
+                let mut verdict = Verdict::new(
+                    check,
+                    workspace,
+                    Status::Error,
+                    "incomplete_row",
+                    super::could_not_evaluate(
+                        check,
+                        workspace,
+                        format!(
+                            "rows arrived (last at {}), but their ingestion lag is empty, so it \
+                             cannot be judged",
+                            at(last_arrival)
+                        ),
+                    ),
+                );
+                verdict.remedy = Some(format!(
+                    "The query in {} returned a row without `IngestionLag`; make it compute the \
+                     lag for every row that has arrivals.",
+                    check.path.display()
+                ));
+                verdict
+            }
             Some(lag) => lag_verdict(
                 check,
                 workspace,
@@ -247,7 +300,13 @@ fn silent(
         format!("{silence}: {rhythm}"),
     );
     verdict.fails = false;
-    verdict.remedy = remedy_text(check, "quiet", group);
+    verdict.remedy = remedy_text(check, "quiet", group).or_else(|| {
+        Some(format!(
+            "Nothing to fix while the source is merely quiet. To tell quiet from stopped, make \
+             the source produce a record and check that it reaches {}.",
+            check.tables.join(", ")
+        ))
+    });
     verdict
 }
 

@@ -26,17 +26,32 @@ pub fn classify(
         Ok(result) => result,
         Err(failure) => return vec![failure_verdict(check, workspace, failure)],
     };
-    let Some(table) = result.primary() else {
-        return vec![bad_result(
+    let mut verdicts = match result.primary() {
+        None => vec![bad_result(
             check,
             workspace,
             "the answer holds no result table".into(),
-        )];
+        )],
+        Some(table) => match missing_columns(check, table) {
+            Some(missing) => vec![bad_result(check, workspace, missing)],
+            None => classify_table(check, workspace, table, now),
+        },
     };
-    if let Some(missing) = missing_columns(check, table) {
-        return vec![bad_result(check, workspace, missing)];
+    if let Some(partial) = &result.partial {
+        for verdict in &mut verdicts {
+            mark_partial(check, verdict, partial.deepest_message());
+        }
     }
-    let mut verdicts = match (check.classifier, &check.finding) {
+    verdicts
+}
+
+fn classify_table(
+    check: &Check,
+    workspace: &str,
+    table: &Table,
+    now: DateTime<Utc>,
+) -> Vec<Verdict> {
+    match (check.classifier, &check.finding) {
         (Classifier::Freshness, _) => freshness::classify(check, workspace, table, now),
         (Classifier::Events, Some(finding)) => events::classify(check, finding, workspace, table),
         (Classifier::Share, Some(finding)) => share::classify(check, finding, workspace, table),
@@ -48,13 +63,7 @@ pub fn classify(
                 "the check has no `finding` in its header".into(),
             )]
         }
-    };
-    if let Some(partial) = &result.partial {
-        for verdict in &mut verdicts {
-            mark_partial(verdict, partial.deepest_message());
-        }
     }
-    verdicts
 }
 
 fn missing_columns(check: &Check, table: &Table) -> Option<String> {
@@ -79,26 +88,48 @@ fn missing_columns(check: &Check, table: &Table) -> Option<String> {
     })
 }
 
-/// A result the service returned only in part proves nothing healthy.
-fn mark_partial(verdict: &mut Verdict, detail: &str) {
+/// A result the service returned only in part proves neither fresh data nor its absence: rows
+/// may be missing from it. A verdict drawn from it becomes `error` (`partial_result`), saying
+/// what the part looked like. The one exception is a finding of the events classifier: the
+/// rows that were returned exist, so what they show stands, marked partial.
+fn mark_partial(check: &Check, verdict: &mut Verdict, detail: &str) {
     verdict.partial = true;
-    if verdict.status == Status::Healthy {
-        verdict.status = Status::Error;
-        verdict.reason = "partial_result".into();
-        verdict.message =
-            format!("looked healthy, but the service returned only part of the result: {detail}");
-        verdict.remedy = Some(
-            "Run again; if it persists, shorten the check's lookback so the query stays within the \
-             service's limits (500,000 rows, 64 MB, 10 minutes)."
-                .into(),
-        );
-    } else {
+    let rows_found = check.classifier == Classifier::Events && verdict.status != Status::Healthy;
+    if rows_found || verdict.status == Status::Error {
         verdict.message = format!("{} (partial result: {detail})", verdict.message);
+        return;
     }
+    verdict.message = could_not_evaluate(
+        check,
+        &verdict.workspace,
+        format!(
+            "the service returned only part of the result ({detail}); the part looked {} ({}): {}",
+            verdict.status.name(),
+            verdict.reason,
+            verdict.message
+        ),
+    );
+    verdict.status = Status::Error;
+    verdict.reason = "partial_result".into();
+    verdict.fails = false;
+    verdict.remedy = Some(
+        "Run again; if it persists, shorten the check's lookback so the query stays within the \
+         service's limits (500,000 rows, 64 MB, 10 minutes)."
+            .into(),
+    );
+}
+
+/// The message of a verdict that could not be evaluated: which check, where, and why.
+fn could_not_evaluate(check: &Check, workspace: &str, why: impl std::fmt::Display) -> String {
+    format!(
+        "could not evaluate `{}` in workspace {workspace}: {why}",
+        check.id
+    )
 }
 
 fn bad_result(check: &Check, workspace: &str, detail: String) -> Verdict {
-    let mut verdict = Verdict::new(check, workspace, Status::Error, "bad_response", detail);
+    let message = could_not_evaluate(check, workspace, detail);
+    let mut verdict = Verdict::new(check, workspace, Status::Error, "bad_response", message);
     verdict.remedy = Some(format!(
         "The query in {} does not produce what its header declares; fix the query or its `columns` line.",
         check.path.display()
@@ -116,10 +147,7 @@ fn failure_verdict(check: &Check, workspace: &str, failure: &QueryFailure) -> Ve
     {
         return table_missing(check, workspace, name);
     }
-    let message = format!(
-        "could not evaluate `{}` in workspace {workspace}: {failure}",
-        check.id
-    );
+    let message = could_not_evaluate(check, workspace, failure);
     let mut verdict = Verdict::new(check, workspace, Status::Error, failure.reason(), message);
     verdict.remedy = Some(failure_remedy(check, workspace, failure));
     verdict
@@ -250,7 +278,10 @@ fn lookback(check: &Check) -> TimeDelta {
 
 fn failure_remedy(check: &Check, workspace: &str, failure: &QueryFailure) -> String {
     match failure {
-        QueryFailure::Token(_) => "Sign in (`az login`), or pick the identity with --auth; see the README's Authentication section.".into(),
+        QueryFailure::Token(_) => "Sign in again (`az login`) or give a fresh token in SENTINEL_KMS_ACCESS_TOKEN, or pick \
+             another identity with --auth (one that renews its tokens for long runs); see the README's Authentication \
+             section."
+            .into(),
         QueryFailure::Unauthorized(_) => format!(
             "The service rejected the token for workspace {workspace}: sign in again, and check that --cloud matches \
              the workspace's cloud (the token's audience must be the Log Analytics API of that cloud)."

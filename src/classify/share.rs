@@ -67,7 +67,13 @@ pub fn classify(check: &Check, finding: &Finding, workspace: &str, table: &Table
                             format!("{}: {measured}", fill(&finding.message, check, &row)),
                         );
                         verdict.fails = true;
-                        verdict.remedy = remedy_for(check, &finding.reason, &row);
+                        verdict.remedy = remedy_for(check, &finding.reason, &row).or_else(|| {
+                            Some(format!(
+                                "Look into the rows of {} that the check `{}` counts as bad.",
+                                check.tables.join(", "),
+                                check.id
+                            ))
+                        });
                         verdict
                     } else {
                         Verdict::new(check, workspace, Status::Healthy, "within_limit", measured)

@@ -169,11 +169,36 @@ fn null_max_and_zero_rows() {
         (Status::NoData, "never_seen", true)
     );
 
-    // A count without a time, or a time without a count, is not fresh data.
-    assert_eq!(one(row("eu-west-1", 3, None, None)).reason, "never_seen");
+    // A count without a time is not fresh data, nor proof of none: rows did arrive.
+    let timeless = one(row("eu-west-1", 3, None, None));
+    assert_eq!(
+        (timeless.status, timeless.reason.as_str()),
+        (Status::Error, "incomplete_row")
+    );
+    assert!(timeless.remedy.unwrap().contains("without `LastArrival`"));
+    // A time with a count of zero: nothing arrived.
     assert_eq!(
         one(row("eu-west-1", 0, Some(5), Some(5))).reason,
         "never_seen"
+    );
+    // An empty or negative count is a broken result, not "no data".
+    let mut empty_count = row("eu-west-1", 3, Some(5), Some(5));
+    empty_count[2] = Cell::Null;
+    let broken = one(empty_count);
+    assert_eq!(
+        (broken.status, broken.reason.as_str()),
+        (Status::Error, "bad_response")
+    );
+    assert!(
+        broken
+            .message
+            .contains("column `Rows` of the result is not a count: empty"),
+        "{}",
+        broken.message
+    );
+    assert_eq!(
+        one(row("eu-west-1", -1, Some(5), Some(5))).reason,
+        "bad_response"
     );
 }
 
@@ -234,10 +259,19 @@ fn a_partial_result_is_never_healthy() {
         (verdicts[0].status, verdicts[0].reason.as_str()),
         (Status::Error, "partial_result")
     );
+    // Silence in a partial result proves nothing either: the missing part may hold the rows.
     assert_eq!(
         (verdicts[1].status, verdicts[1].reason.as_str()),
-        (Status::NoData, "stale")
+        (Status::Error, "partial_result")
     );
+    assert!(
+        verdicts[1]
+            .message
+            .contains("the part looked no_data (stale)"),
+        "{}",
+        verdicts[1].message
+    );
+    assert!(verdicts.iter().all(|v| !v.fails && v.remedy.is_some()));
 }
 
 #[test]
@@ -406,8 +440,19 @@ fn silence_is_judged_against_the_group_s_own_rhythm() {
         (Status::NoData, "quiet", false)
     );
     assert!(rare.message.contains("about every 3d"), "{}", rare.message);
-    // Silent for four of its usual gaps (4 x 3d 20h) it has stopped.
-    assert_eq!(judge(4, 12, 16 * 24 * 60).reason, "stale");
+    // First seen 12 days ago, silent for the last 7: four bins over 5 days make a gap of 1d 16h,
+    // and four of those (6d 16h) have passed, so it has stopped.
+    let stopped = judge(4, 12, 7 * 24 * 60);
+    assert_eq!(stopped.reason, "stale");
+    assert!(
+        stopped
+            .message
+            .contains("usually receives rows every 1d 16h"),
+        "{}",
+        stopped.message
+    );
+    // A last arrival before the first is no rhythm at all: quiet, never judged stopped by it.
+    assert_eq!(judge(4, 12, 16 * 24 * 60).reason, "quiet");
 
     // Two bins say nothing about a rhythm: quiet, and the message says why.
     let unknown = judge(2, 10, 3 * 24 * 60);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use azure_core::cloud::CloudConfiguration;
 use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
-use azure_core::http::ClientOptions;
+use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions};
 use azure_core::time::{Duration as TimeDuration, OffsetDateTime};
 use azure_identity::{
     AzureCliCredential, AzurePipelinesCredential, AzurePipelinesCredentialOptions,
@@ -118,7 +118,16 @@ pub struct TokenProvider {
     credential: Arc<dyn TokenCredential>,
     scope: &'static str,
     mode: AuthMode,
-    cached: Mutex<Option<AccessToken>>,
+    cached: Mutex<Cache>,
+}
+
+/// The token in use, or why none could be had: a credential that failed (after its own
+/// retries) is not asked again in the same run, so a run without a token ends in the time of
+/// one attempt rather than one per query.
+#[derive(Default)]
+struct Cache {
+    token: Option<AccessToken>,
+    failure: Option<String>,
 }
 
 impl fmt::Debug for TokenProvider {
@@ -146,7 +155,7 @@ impl TokenProvider {
             credential,
             scope: settings.cloud.scope(),
             mode,
-            cached: Mutex::new(None),
+            cached: Mutex::new(Cache::default()),
         })
     }
 
@@ -159,7 +168,7 @@ impl TokenProvider {
             credential,
             scope,
             mode: AuthMode::AccessToken,
-            cached: Mutex::new(None),
+            cached: Mutex::new(Cache::default()),
         }
     }
 
@@ -175,34 +184,49 @@ impl TokenProvider {
     /// A valid token: the cached one while it has more than five minutes left, else a new one.
     pub async fn token(&self) -> Result<Secret, String> {
         let mut cached = self.cached.lock().await;
+        if let Some(failure) = &cached.failure {
+            return Err(failure.clone());
+        }
         let margin = TimeDuration::minutes(REFRESH_MARGIN_MINUTES);
-        if let Some(token) = cached.as_ref()
+        if let Some(token) = cached.token.as_ref()
             && token.expires_on - margin > OffsetDateTime::now_utc()
         {
             return Ok(token.token.clone());
         }
-        let fresh = self
+        let fresh = match self
             .credential
             .get_token(&[self.scope], Some(TokenRequestOptions::default()))
             .await
-            .map_err(|error| {
-                format!("could not get a token ({}): {error}", mode_name(self.mode))
-            })?;
+        {
+            Ok(fresh) => fresh,
+            Err(error) => {
+                let failure = format!("could not get a token ({}): {error}", mode_name(self.mode));
+                cached.failure = Some(failure.clone());
+                return Err(failure);
+            }
+        };
         if fresh.expires_on <= OffsetDateTime::now_utc() {
-            return Err(format!(
-                "the token from `{}` expired at {}",
-                mode_name(self.mode),
-                fresh.expires_on
-            ));
+            let expired = azure_core::time::to_rfc3339(&fresh.expires_on);
+            return Err(if self.mode == AuthMode::AccessToken {
+                format!(
+                    "the token in {ACCESS_TOKEN_VAR} expired at {expired}, and a fixed token \
+                     cannot be renewed"
+                )
+            } else {
+                format!(
+                    "the token from `{}` expired at {expired}",
+                    mode_name(self.mode)
+                )
+            });
         }
         let secret = fresh.token.clone();
-        *cached = Some(fresh);
+        cached.token = Some(fresh);
         Ok(secret)
     }
 
     /// Forgets the cached token, after the service rejected it.
     pub async fn invalidate(&self) {
-        *self.cached.lock().await = None;
+        self.cached.lock().await.token = None;
     }
 }
 
@@ -223,8 +247,16 @@ fn build_credential(
     settings: &AuthSettings,
     env: &dyn Environment,
 ) -> Result<Arc<dyn TokenCredential>, String> {
+    // A token request that keeps failing is given up after about 15 s, not azure_core's
+    // default of a minute and more: the run has queries waiting for it.
     let client_options = || ClientOptions {
         cloud: Some(Arc::new(settings.cloud.configuration())),
+        retry: RetryOptions::exponential(ExponentialRetryOptions {
+            initial_delay: TimeDuration::milliseconds(500),
+            max_retries: 3,
+            max_total_elapsed: TimeDuration::seconds(15),
+            max_delay: TimeDuration::seconds(5),
+        }),
         ..Default::default()
     };
     let tenant = || {
@@ -499,6 +531,40 @@ mod tests {
                 OffsetDateTime::now_utc() + TimeDuration::minutes(self.lifetime_minutes),
             ))
         }
+    }
+
+    #[derive(Debug)]
+    struct Failing {
+        calls: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl TokenCredential for Failing {
+        async fn get_token(
+            &self,
+            _: &[&str],
+            _: Option<TokenRequestOptions<'_>>,
+        ) -> azure_core::Result<AccessToken> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            Err(azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Credential,
+                "AADSTS7000215: Invalid client secret provided.",
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_credential_that_failed_is_not_asked_again_in_the_same_run() {
+        let failing = Arc::new(Failing {
+            calls: AtomicUsize::new(0),
+        });
+        let provider = TokenProvider::with_credential(failing.clone(), Cloud::Public.scope());
+        let first = provider.token().await.unwrap_err();
+        assert!(first.contains("AADSTS7000215"), "{first}");
+        assert_eq!(provider.token().await.unwrap_err(), first);
+        provider.invalidate().await;
+        assert_eq!(provider.token().await.unwrap_err(), first);
+        assert_eq!(failing.calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

@@ -40,14 +40,29 @@ impl LocalWorkspace {
         LocalWorkspace::serve(scenario, &[WORKSPACE], faults)
     }
 
+    /// Starts the server with faults, accepting `token` instead of the usual one.
+    pub fn start_with_token(scenario: &str, faults: &[&str], token: &str) -> LocalWorkspace {
+        LocalWorkspace::serve_with_token(scenario, &[WORKSPACE], faults, token)
+    }
+
     /// Starts the server for several workspaces: `GUID`, or `GUID=SCENARIO` for one with data
     /// of its own.
     pub fn serve(scenario: &str, workspaces: &[&str], faults: &[&str]) -> LocalWorkspace {
+        LocalWorkspace::serve_with_token(scenario, workspaces, faults, TOKEN)
+    }
+
+    /// [`LocalWorkspace::serve`], accepting `token` instead of the usual one.
+    pub fn serve_with_token(
+        scenario: &str,
+        workspaces: &[&str],
+        faults: &[&str],
+        token: &str,
+    ) -> LocalWorkspace {
         let server = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/workspace/server.py");
         let mut command = Command::new(python());
         command
             .arg(server)
-            .args(["--scenario", scenario, "--port", "0", "--token", TOKEN]);
+            .args(["--scenario", scenario, "--port", "0", "--token", token]);
         for workspace in workspaces {
             command.args(["--workspace", workspace]);
         }

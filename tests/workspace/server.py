@@ -1021,6 +1021,7 @@ class Fault:
     match: str | None = None
     times: int | None = None  # None: unlimited
     used: int = 0
+    ignore_wait: bool = False  # serve the delay in full, past Prefer: wait
 
 
 def parse_fault(spec: str) -> Fault:
@@ -1029,7 +1030,9 @@ def parse_fault(spec: str) -> Fault:
     for item in filter(None, (part.strip() for part in spec.split(","))):
         key, has_value, value = item.partition("=")
         key = key.strip().lower()
-        if not has_value:
+        if not has_value and key == "ignore_wait":
+            fault.ignore_wait = True
+        elif not has_value:
             if key not in FAULT_MODES:
                 raise ValueError(f"fault {spec!r}: unknown flag {key!r}")
             if fault.mode:
@@ -1202,7 +1205,10 @@ class QueryApiHandler(BaseHTTPRequestHandler):
     def _produce(self, query: str, window, deadline: float, fault: Fault | None) -> Answer:
         """Apply the fault (if any) and run the query, within *deadline*."""
         if fault and fault.delay:
-            if time.monotonic() + fault.delay >= deadline:
+            if fault.ignore_wait:
+                # A server (or a proxy before it) that does not honour Prefer: wait.
+                deadline = time.monotonic() + fault.delay + MAX_WAIT_SECONDS
+            elif time.monotonic() + fault.delay >= deadline:
                 raise GatewayTimeout()
             time.sleep(fault.delay)
         retry = {"Retry-After": fault.retry_after} if fault and fault.retry_after else {}
