@@ -38,7 +38,7 @@ fn init_logging(verbose: u8, quiet: bool) {
         .unwrap_or_else(|_| EnvFilter::new(format!("sentinel_kms={level},warn")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(sentinel_kms::progress::LogWriter)
         .with_target(false)
         .init();
 }

@@ -5,19 +5,18 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::StreamExt;
 
 use crate::catalog::{self, Check, lets::Value};
-use crate::classify::classify;
 use crate::cli::{CatalogArgs, ValidateArgs};
 use crate::client::auth::{AuthSettings, ProcessEnvironment, TokenProvider};
 use crate::client::{ClientSettings, LogsClient};
 use crate::config::Config;
 use crate::coverage;
 use crate::diagnose::diagnose;
+use crate::progress::Progress;
 use crate::error::{Error, Result};
 use crate::report::{self, Run};
-use crate::verdict::Verdict;
+use crate::runner::{Plan, run_all};
 
 pub async fn run(mut args: ValidateArgs) -> Result<u8> {
     let mut config = match &args.config {
@@ -54,6 +53,8 @@ pub async fn run(mut args: ValidateArgs) -> Result<u8> {
     )?;
     let settings = ClientSettings {
         server_wait: Duration::from_secs(args.wait),
+        concurrency: args.concurrency as usize,
+        rate_limit: args.rate_limit,
         ..ClientSettings::default()
     };
     let client = LogsClient::new(&endpoint, tokens, settings)?;
@@ -65,13 +66,13 @@ pub async fn run(mut args: ValidateArgs) -> Result<u8> {
     );
 
     let started_at = Utc::now();
-    let (mut verdicts, interrupted) = run_all(
-        &client,
-        &checks,
-        &args.workspaces,
-        args.concurrency as usize,
-    )
-    .await;
+    let plan = Plan {
+        workspaces_per_query: args.workspaces_per_query as usize,
+        concurrency: args.concurrency as usize,
+    };
+    let progress = Progress::for_run((checks.len() * args.workspaces.len()) as u64);
+    let (mut verdicts, interrupted) =
+        run_all(&client, &checks, &args.workspaces, plan, &progress).await;
     coverage::add_missing(&checks, &mut verdicts, &|workspace| {
         config.expected_in(workspace)
     });
@@ -96,57 +97,6 @@ pub async fn run(mut args: ValidateArgs) -> Result<u8> {
             source,
         })?;
     Ok(report::exit_code(&run))
-}
-
-/// Runs every check in every workspace, at most `concurrency` queries at once. Verdicts come
-/// back in catalog order per workspace, whatever order the answers arrive in.
-async fn run_all(
-    client: &LogsClient,
-    checks: &[Check],
-    workspaces: &[String],
-    concurrency: usize,
-) -> (Vec<Verdict>, bool) {
-    let jobs = workspaces.iter().enumerate().flat_map(|(w, workspace)| {
-        checks
-            .iter()
-            .enumerate()
-            .map(move |(c, check)| (w, c, workspace, check))
-    });
-    let mut answers = futures::stream::iter(jobs)
-        .map(|(w, c, workspace, check)| async move {
-            let outcome = client.query(workspace, check.query()).await;
-            if let Err(failure) = &outcome {
-                tracing::warn!(check = %check.id, %workspace, "could not evaluate: {failure}");
-            }
-            ((w, c), classify(check, workspace, &outcome, Utc::now()))
-        })
-        .buffer_unordered(concurrency.max(1));
-
-    let mut finished = Vec::new();
-    let mut interrupted = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    loop {
-        tokio::select! {
-            next = answers.next() => match next {
-                Some(answer) => finished.push(answer),
-                None => break,
-            },
-            _ = &mut ctrl_c => {
-                tracing::warn!("interrupted: reporting the {} check runs that finished", finished.len());
-                interrupted = true;
-                break;
-            }
-        }
-    }
-    finished.sort_by_key(|(order, _)| *order);
-    (
-        finished
-            .into_iter()
-            .flat_map(|(_, verdicts)| verdicts)
-            .collect(),
-        interrupted,
-    )
 }
 
 pub fn load_catalog(args: &CatalogArgs) -> Result<Vec<Check>> {

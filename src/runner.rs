@@ -1,0 +1,274 @@
+//! Runs every check in every workspace as few requests as the answers allow.
+//!
+//! With more than one workspace, a check whose query can be rewritten to keep each row's
+//! workspace ([`combine`]) is sent once per batch of up to 100 workspaces (the API's
+//! `workspaces` list), and the answer is split back per workspace. Each workspace still gets the
+//! verdicts it would get if asked on its own, because whatever a cross-workspace answer cannot
+//! vouch for is asked again, of that workspace alone:
+//!
+//! - a failed cross-workspace query (one workspace of the list may be missing, inaccessible or
+//!   lack a table; the service answers for the list as a whole), or one with a partial error:
+//!   every workspace of the batch is asked alone. A token failure is the identity's, not a
+//!   workspace's, and is reported for all of them without asking again;
+//! - a workspace without rows in the answer, unless no rows is exactly what it would have
+//!   answered alone and the check passes on no rows (`events` checks). Otherwise the empty
+//!   answer could hide one row of zeros (an ungrouped `summarize`) or a missing table;
+//! - a workspace found inaccessible or missing is left out of later batches of the run.
+//!
+//! The client's scheduler keeps all of it within the service's limits.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use chrono::Utc;
+use futures::StreamExt;
+
+use crate::catalog::{Check, Classifier};
+use crate::classify::classify;
+use crate::client::combine::{self, Combined};
+use crate::client::{LogsClient, QueryFailure, QueryResult};
+use crate::progress::Progress;
+use crate::verdict::Verdict;
+
+/// How a run spreads its checks over requests.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// Workspaces per cross-workspace query, 1 to 100; 1 sends one request per workspace.
+    pub workspaces_per_query: usize,
+    /// Checks in progress at once (their requests share the client's limits).
+    pub concurrency: usize,
+}
+
+/// Verdicts of one check in one workspace, keyed by (workspace index, check index).
+type Finished = Vec<((usize, usize), Vec<Verdict>)>;
+
+enum Job<'a> {
+    Single {
+        check: usize,
+        workspace: usize,
+    },
+    Across {
+        check: usize,
+        combined: &'a Combined,
+        workspaces: Vec<usize>,
+    },
+}
+
+impl Job<'_> {
+    fn pairs(&self) -> u64 {
+        match self {
+            Job::Single { .. } => 1,
+            Job::Across { workspaces, .. } => workspaces.len() as u64,
+        }
+    }
+}
+
+struct Runner<'a> {
+    client: &'a LogsClient,
+    checks: &'a [Check],
+    workspaces: &'a [String],
+    /// Workspaces that answered alone that they cannot be read: asked alone from then on.
+    alone: Mutex<HashSet<usize>>,
+}
+
+/// Runs every check in every workspace. Verdicts come back in catalog order per workspace,
+/// whatever order the answers arrive in; the flag says whether Ctrl-C cut the run short.
+pub async fn run_all(
+    client: &LogsClient,
+    checks: &[Check],
+    workspaces: &[String],
+    plan: Plan,
+    progress: &Progress,
+) -> (Vec<Verdict>, bool) {
+    let per_query = plan
+        .workspaces_per_query
+        .clamp(1, combine::MAX_WORKSPACES);
+    let combined: Vec<Option<Combined>> = checks
+        .iter()
+        .map(|check| {
+            if per_query < 2 || workspaces.len() < 2 {
+                return None;
+            }
+            match combine::combine(check.query()) {
+                Ok(combined) => Some(combined),
+                Err(refusal) => {
+                    tracing::info!(check = %check.id, "one request per workspace: {}", refusal.0);
+                    None
+                }
+            }
+        })
+        .collect();
+    let runner = Runner {
+        client,
+        checks,
+        workspaces,
+        alone: Mutex::new(HashSet::new()),
+    };
+    let runner = &runner;
+    let combined = &combined;
+    // Jobs are planned check by check as the run gets to them, so that a workspace found
+    // unreadable is left out of the batches planned after that.
+    let jobs = futures::stream::iter(0..checks.len())
+        .flat_map(|check| futures::stream::iter(runner.plan(check, combined[check].as_ref(), per_query)));
+    let mut answers = jobs
+        .map(|job| async move {
+            let pairs = job.pairs();
+            (pairs, runner.run(job).await)
+        })
+        .buffer_unordered(plan.concurrency.max(1) * 2);
+
+    let mut finished: Finished = Vec::new();
+    let mut interrupted = false;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            next = answers.next() => match next {
+                Some((pairs, answer)) => {
+                    progress.advance(pairs);
+                    finished.extend(answer);
+                }
+                None => break,
+            },
+            _ = &mut ctrl_c => {
+                tracing::warn!("interrupted: reporting the {} check runs that finished", finished.len());
+                interrupted = true;
+                break;
+            }
+        }
+    }
+    progress.finish();
+    finished.sort_by_key(|(order, _)| *order);
+    (
+        finished
+            .into_iter()
+            .flat_map(|(_, verdicts)| verdicts)
+            .collect(),
+        interrupted,
+    )
+}
+
+impl<'a> Runner<'a> {
+    fn plan(&self, check: usize, combined: Option<&'a Combined>, per_query: usize) -> Vec<Job<'a>> {
+        let Some(combined) = combined else {
+            return (0..self.workspaces.len())
+                .map(|workspace| Job::Single { check, workspace })
+                .collect();
+        };
+        let alone = self.alone.lock().expect("the lock is never poisoned").clone();
+        let (solo, together): (Vec<usize>, Vec<usize>) =
+            (0..self.workspaces.len()).partition(|w| alone.contains(w));
+        let mut jobs: Vec<Job> = solo
+            .into_iter()
+            .map(|workspace| Job::Single { check, workspace })
+            .collect();
+        for batch in together.chunks(per_query) {
+            jobs.push(match batch {
+                [workspace] => Job::Single {
+                    check,
+                    workspace: *workspace,
+                },
+                _ => Job::Across {
+                    check,
+                    combined,
+                    workspaces: batch.to_vec(),
+                },
+            });
+        }
+        jobs
+    }
+
+    async fn run(&self, job: Job<'_>) -> Finished {
+        match job {
+            Job::Single { check, workspace } => vec![self.alone(check, workspace).await],
+            Job::Across {
+                check,
+                combined,
+                workspaces,
+            } => self.across(check, combined, &workspaces).await,
+        }
+    }
+
+    /// One check in one workspace, on its own.
+    async fn alone(&self, check: usize, workspace: usize) -> ((usize, usize), Vec<Verdict>) {
+        let outcome = self
+            .client
+            .query(&self.workspaces[workspace], self.checks[check].query())
+            .await;
+        if let Err(
+            QueryFailure::Forbidden(_)
+            | QueryFailure::WorkspaceNotFound(_)
+            | QueryFailure::Unauthorized(_),
+        ) = &outcome
+        {
+            self.alone
+                .lock()
+                .expect("the lock is never poisoned")
+                .insert(workspace);
+        }
+        ((workspace, check), self.verdicts(check, workspace, &outcome))
+    }
+
+    /// One check over a batch of workspaces in one request, and alone where needed.
+    async fn across(&self, check: usize, combined: &Combined, batch: &[usize]) -> Finished {
+        let names: Vec<&str> = batch.iter().map(|&w| self.workspaces[w].as_str()).collect();
+        let outcome = self
+            .client
+            .query_across(names[0], &names[1..], &combined.query)
+            .await;
+        let parts = match outcome {
+            Err(failure @ (QueryFailure::Token(_) | QueryFailure::Unauthorized(_))) => {
+                let outcome = Err(failure);
+                return batch
+                    .iter()
+                    .map(|&w| ((w, check), self.verdicts(check, w, &outcome)))
+                    .collect();
+            }
+            Err(failure) => Err(failure.to_string()),
+            Ok(result) if result.partial.is_some() => {
+                Err("the service could only partly run it".to_string())
+            }
+            Ok(result) => combine::split(&result, &names),
+        };
+        let mut parts: HashMap<String, QueryResult> = match parts {
+            Ok(parts) => parts,
+            Err(why) => {
+                tracing::info!(
+                    check = %self.checks[check].id,
+                    workspaces = batch.len(),
+                    "asking each workspace alone after a cross-workspace query: {why}"
+                );
+                HashMap::new()
+            }
+        };
+        let accept_empty =
+            combined.empty_is_exact && self.checks[check].classifier == Classifier::Events;
+        let mut finished = Vec::new();
+        let mut again = Vec::new();
+        for &workspace in batch {
+            match parts.remove(&self.workspaces[workspace].to_ascii_lowercase()) {
+                Some(part) if accept_empty || part.primary().is_some_and(|t| !t.rows.is_empty()) => {
+                    finished.push(((workspace, check), self.verdicts(check, workspace, &Ok(part))));
+                }
+                _ => again.push(workspace),
+            }
+        }
+        let alone = futures::future::join_all(again.into_iter().map(|w| self.alone(check, w))).await;
+        finished.extend(alone);
+        finished
+    }
+
+    fn verdicts(
+        &self,
+        check: usize,
+        workspace: usize,
+        outcome: &Result<QueryResult, QueryFailure>,
+    ) -> Vec<Verdict> {
+        let check = &self.checks[check];
+        let workspace = &self.workspaces[workspace];
+        if let Err(failure) = outcome {
+            tracing::warn!(check = %check.id, %workspace, "could not evaluate: {failure}");
+        }
+        classify(check, workspace, outcome, Utc::now())
+    }
+}
