@@ -164,7 +164,12 @@ pub struct ValidateArgs {
     pub concurrency: u64,
 
     /// Requests allowed per window, as REQUESTS/SECONDS; the service allows 200 per 30 s per user.
-    #[arg(long, value_name = "N/SECONDS", default_value = "200/30", env = "SENTINEL_KMS_RATE_LIMIT")]
+    #[arg(
+        long,
+        value_name = "N/SECONDS",
+        default_value = "200/30",
+        env = "SENTINEL_KMS_RATE_LIMIT"
+    )]
     pub rate_limit: crate::client::RateLimit,
 
     /// Workspaces one cross-workspace query covers (the service takes up to 100); 1 sends each

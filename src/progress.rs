@@ -34,7 +34,9 @@ impl Progress {
     /// Must be called inside the tokio runtime.
     pub fn for_run(total: u64) -> Progress {
         let watched = std::io::stderr().is_terminal()
-            && CI_VARIABLES.iter().all(|name| std::env::var_os(name).is_none())
+            && CI_VARIABLES
+                .iter()
+                .all(|name| std::env::var_os(name).is_none())
             && std::env::var("TERM").map_or(true, |term| term != "dumb")
             && tracing::enabled!(tracing::Level::WARN);
         if !watched || total == 0 {

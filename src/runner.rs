@@ -4,16 +4,19 @@
 //! workspace ([`combine`]) is sent once per batch of up to 100 workspaces (the API's
 //! `workspaces` list), and the answer is split back per workspace. Each workspace still gets the
 //! verdicts it would get if asked on its own, because whatever a cross-workspace answer cannot
-//! vouch for is asked again, of that workspace alone:
+//! vouch for is asked again:
 //!
-//! - a failed cross-workspace query (one workspace of the list may be missing, inaccessible or
-//!   lack a table; the service answers for the list as a whole), or one with a partial error:
-//!   every workspace of the batch is asked alone. A token failure is the identity's, not a
-//!   workspace's, and is reported for all of them without asking again;
-//! - a workspace without rows in the answer, unless no rows is exactly what it would have
-//!   answered alone and the check passes on no rows (`events` checks). Otherwise the empty
-//!   answer could hide one row of zeros (an ungrouped `summarize`) or a missing table;
-//! - a workspace found inaccessible or missing is left out of later batches of the run.
+//! - a failed cross-workspace query, or one with a partial error: the service answers for the
+//!   list as a whole (one workspace may be missing, unreadable or lack a table), so the batch is
+//!   halved and each half asked, down to single workspaces. One bad workspace among 100 costs
+//!   about 14 more requests; a check that fails in every workspace costs up to 2 × W − 1.
+//!   Failures of the identity rather than of a workspace (no token, token rejected, throttled
+//!   after the retries) are reported for the whole batch without asking again;
+//! - a workspace without rows in the answer is asked alone, unless no rows is exactly what it
+//!   would have answered alone and the check passes on no rows (`events` checks); otherwise the
+//!   empty answer could hide one row of zeros (an ungrouped `summarize`) or a missing table;
+//! - a workspace found unreadable or missing when asked alone is asked alone for the rest of
+//!   the run.
 //!
 //! The client's scheduler keeps all of it within the service's limits.
 
@@ -21,7 +24,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use chrono::Utc;
-use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 
 use crate::catalog::{Check, Classifier};
 use crate::classify::classify;
@@ -80,9 +84,7 @@ pub async fn run_all(
     plan: Plan,
     progress: &Progress,
 ) -> (Vec<Verdict>, bool) {
-    let per_query = plan
-        .workspaces_per_query
-        .clamp(1, combine::MAX_WORKSPACES);
+    let per_query = plan.workspaces_per_query.clamp(1, combine::MAX_WORKSPACES);
     let combined: Vec<Option<Combined>> = checks
         .iter()
         .map(|check| {
@@ -108,8 +110,9 @@ pub async fn run_all(
     let combined = &combined;
     // Jobs are planned check by check as the run gets to them, so that a workspace found
     // unreadable is left out of the batches planned after that.
-    let jobs = futures::stream::iter(0..checks.len())
-        .flat_map(|check| futures::stream::iter(runner.plan(check, combined[check].as_ref(), per_query)));
+    let jobs = futures::stream::iter(0..checks.len()).flat_map(|check| {
+        futures::stream::iter(runner.plan(check, combined[check].as_ref(), per_query))
+    });
     let mut answers = jobs
         .map(|job| async move {
             let pairs = job.pairs();
@@ -155,7 +158,11 @@ impl<'a> Runner<'a> {
                 .map(|workspace| Job::Single { check, workspace })
                 .collect();
         };
-        let alone = self.alone.lock().expect("the lock is never poisoned").clone();
+        let alone = self
+            .alone
+            .lock()
+            .expect("the lock is never poisoned")
+            .clone();
         let (solo, together): (Vec<usize>, Vec<usize>) =
             (0..self.workspaces.len()).partition(|w| alone.contains(w));
         let mut jobs: Vec<Job> = solo
@@ -185,7 +192,7 @@ impl<'a> Runner<'a> {
                 check,
                 combined,
                 workspaces,
-            } => self.across(check, combined, &workspaces).await,
+            } => self.across(check, combined, workspaces).await,
         }
     }
 
@@ -206,56 +213,102 @@ impl<'a> Runner<'a> {
                 .expect("the lock is never poisoned")
                 .insert(workspace);
         }
-        ((workspace, check), self.verdicts(check, workspace, &outcome))
+        (
+            (workspace, check),
+            self.verdicts(check, workspace, &outcome),
+        )
     }
 
-    /// One check over a batch of workspaces in one request, and alone where needed.
-    async fn across(&self, check: usize, combined: &Combined, batch: &[usize]) -> Finished {
-        let names: Vec<&str> = batch.iter().map(|&w| self.workspaces[w].as_str()).collect();
-        let outcome = self
-            .client
-            .query_across(names[0], &names[1..], &combined.query)
-            .await;
-        let parts = match outcome {
-            Err(failure @ (QueryFailure::Token(_) | QueryFailure::Unauthorized(_))) => {
-                let outcome = Err(failure);
-                return batch
-                    .iter()
-                    .map(|&w| ((w, check), self.verdicts(check, w, &outcome)))
-                    .collect();
+    /// One check over a batch of workspaces in one request; where the answer cannot vouch for
+    /// a workspace, smaller batches or the workspace alone.
+    fn across<'s>(
+        &'s self,
+        check: usize,
+        combined: &'s Combined,
+        batch: Vec<usize>,
+    ) -> BoxFuture<'s, Finished> {
+        async move {
+            let known_alone = self
+                .alone
+                .lock()
+                .expect("the lock is never poisoned")
+                .clone();
+            let (solo, batch): (Vec<usize>, Vec<usize>) =
+                batch.into_iter().partition(|w| known_alone.contains(w));
+            let mut finished = self.each_alone(check, solo).await;
+            if batch.len() < 2 {
+                finished.extend(self.each_alone(check, batch).await);
+                return finished;
             }
-            Err(failure) => Err(failure.to_string()),
-            Ok(result) if result.partial.is_some() => {
-                Err("the service could only partly run it".to_string())
-            }
-            Ok(result) => combine::split(&result, &names),
-        };
-        let mut parts: HashMap<String, QueryResult> = match parts {
-            Ok(parts) => parts,
-            Err(why) => {
-                tracing::info!(
-                    check = %self.checks[check].id,
-                    workspaces = batch.len(),
-                    "asking each workspace alone after a cross-workspace query: {why}"
-                );
-                HashMap::new()
-            }
-        };
-        let accept_empty =
-            combined.empty_is_exact && self.checks[check].classifier == Classifier::Events;
-        let mut finished = Vec::new();
-        let mut again = Vec::new();
-        for &workspace in batch {
-            match parts.remove(&self.workspaces[workspace].to_ascii_lowercase()) {
-                Some(part) if accept_empty || part.primary().is_some_and(|t| !t.rows.is_empty()) => {
-                    finished.push(((workspace, check), self.verdicts(check, workspace, &Ok(part))));
+            let names: Vec<&str> = batch.iter().map(|&w| self.workspaces[w].as_str()).collect();
+            let outcome = self
+                .client
+                .query_across(names[0], &names[1..], &combined.query)
+                .await;
+            let parts = match outcome {
+                // The identity's failures, not a workspace's: asking again would fail again.
+                Err(
+                    failure @ (QueryFailure::Token(_)
+                    | QueryFailure::Unauthorized(_)
+                    | QueryFailure::Throttled { .. }),
+                ) => {
+                    let outcome = Err(failure);
+                    finished.extend(
+                        batch
+                            .iter()
+                            .map(|&w| ((w, check), self.verdicts(check, w, &outcome))),
+                    );
+                    return finished;
                 }
-                _ => again.push(workspace),
+                Err(failure) => Err(failure.to_string()),
+                Ok(result) if result.partial.is_some() => {
+                    Err("the service could only partly run it".to_string())
+                }
+                Ok(result) => combine::split(&result, &names),
+            };
+            let mut parts: HashMap<String, QueryResult> = match parts {
+                Ok(parts) => parts,
+                Err(why) => {
+                    // Which workspace the answer is about is unknown: halve the batch.
+                    tracing::info!(
+                        check = %self.checks[check].id,
+                        workspaces = batch.len(),
+                        "splitting a cross-workspace query in two: {why}"
+                    );
+                    let (first, second) = batch.split_at(batch.len() / 2);
+                    let (first, second) = futures::join!(
+                        self.across(check, combined, first.to_vec()),
+                        self.across(check, combined, second.to_vec())
+                    );
+                    finished.extend(first);
+                    finished.extend(second);
+                    return finished;
+                }
+            };
+            let accept_empty =
+                combined.empty_is_exact && self.checks[check].classifier == Classifier::Events;
+            let mut again = Vec::new();
+            for workspace in batch {
+                match parts.remove(&self.workspaces[workspace].to_ascii_lowercase()) {
+                    Some(part)
+                        if accept_empty || part.primary().is_some_and(|t| !t.rows.is_empty()) =>
+                    {
+                        finished.push((
+                            (workspace, check),
+                            self.verdicts(check, workspace, &Ok(part)),
+                        ));
+                    }
+                    _ => again.push(workspace),
+                }
             }
+            finished.extend(self.each_alone(check, again).await);
+            finished
         }
-        let alone = futures::future::join_all(again.into_iter().map(|w| self.alone(check, w))).await;
-        finished.extend(alone);
-        finished
+        .boxed()
+    }
+
+    async fn each_alone(&self, check: usize, workspaces: Vec<usize>) -> Finished {
+        futures::future::join_all(workspaces.into_iter().map(|w| self.alone(check, w))).await
     }
 
     fn verdicts(

@@ -13,8 +13,8 @@ use crate::client::{ClientSettings, LogsClient};
 use crate::config::Config;
 use crate::coverage;
 use crate::diagnose::diagnose;
-use crate::progress::Progress;
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use crate::report::{self, Run};
 use crate::runner::{Plan, run_all};
 

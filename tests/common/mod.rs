@@ -37,6 +37,13 @@ impl LocalWorkspace {
 
     /// Starts the server with `--fault` specs (see tests/workspace/README.md).
     pub fn start_with(scenario: &str, faults: &[&str]) -> LocalWorkspace {
+        let args: Vec<&str> = faults.iter().flat_map(|fault| ["--fault", fault]).collect();
+        LocalWorkspace::start_args(scenario, &args)
+    }
+
+    /// Starts the server with more arguments: `--fault`, `--latency`, `--max-concurrent`,
+    /// `--rate-limit`, more `--workspace`s (see tests/workspace/README.md).
+    pub fn start_args(scenario: &str, args: &[&str]) -> LocalWorkspace {
         let server = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/workspace/server.py");
         let mut command = Command::new(python());
         command.arg(server).args([
@@ -49,9 +56,7 @@ impl LocalWorkspace {
             "--token",
             TOKEN,
         ]);
-        for fault in faults {
-            command.args(["--fault", fault]);
-        }
+        command.args(args);
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -68,6 +73,16 @@ impl LocalWorkspace {
             .trim()
             .to_string();
         LocalWorkspace { child, url }
+    }
+
+    /// The server's `/_stats` document: requests, statuses, and the load it saw.
+    pub fn stats(&self) -> serde_json::Value {
+        let output = Command::new("python3")
+            .args(["-c", "import sys,urllib.request;print(urllib.request.urlopen(sys.argv[1]).read().decode())"])
+            .arg(format!("{}/_stats", self.url))
+            .output()
+            .expect("python3 runs");
+        serde_json::from_slice(&output.stdout).expect("the stats are JSON")
     }
 
     /// Query requests the server has answered, from its `/_stats` endpoint.
@@ -178,4 +193,44 @@ pub fn validate(workspace: &LocalWorkspace, extra: &[&str]) -> RunResult {
     ];
     args.extend_from_slice(extra);
     sentinel_kms(&args)
+}
+
+/// `count` workspace GUIDs, the first being `WORKSPACE`, and the arguments that serve them.
+pub fn workspace_ids(count: usize) -> Vec<String> {
+    (1..=count)
+        .map(|n| format!("00000000-0000-0000-0000-{n:012}"))
+        .collect()
+}
+
+/// `validate --format json` over `workspaces` (each given with `--workspace`), plus extra
+/// arguments.
+pub fn validate_over(
+    workspace: &LocalWorkspace,
+    workspaces: &[String],
+    extra: &[&str],
+) -> RunResult {
+    let mut args = vec![
+        "validate",
+        "--endpoint",
+        &workspace.url,
+        "--auth",
+        "access-token",
+        "--format",
+        "json",
+    ];
+    for id in workspaces {
+        args.extend(["--workspace", id]);
+    }
+    args.extend_from_slice(extra);
+    sentinel_kms(&args)
+}
+
+/// The `--workspace` arguments that make the server serve `workspaces` (the first, `WORKSPACE`,
+/// is always served).
+pub fn serve_args(workspaces: &[String]) -> Vec<&str> {
+    workspaces
+        .iter()
+        .skip(1)
+        .flat_map(|id| ["--workspace", id.as_str()])
+        .collect()
 }
