@@ -8,10 +8,11 @@
 //!
 //! - a failed cross-workspace query, or one with a partial error: the service answers for the
 //!   list as a whole (one workspace may be missing, unreadable or lack a table), so the batch is
-//!   halved and each half asked, down to single workspaces. One bad workspace among 100 costs
-//!   about 14 more requests; a check that fails in every workspace costs up to 2 × W − 1.
-//!   Failures of the identity rather than of a workspace (no token, token rejected, throttled
-//!   after the retries) are reported for the whole batch without asking again;
+//!   halved and each half asked; a half that fails again is halved in turn, and when both
+//!   halves fail, each of their workspaces is asked alone. One bad workspace among 100 costs
+//!   about 14 more requests; a check that fails in every workspace costs W + 3. Failures of the
+//!   identity rather than of a workspace (no token, token rejected, throttled after the
+//!   retries) are reported for the whole batch without asking again;
 //! - a workspace without rows in the answer is asked alone, unless no rows is exactly what it
 //!   would have answered alone and the check passes on no rows (`events` checks); otherwise the
 //!   empty answer could hide one row of zeros (an ungrouped `summarize`) or a missing table;
@@ -219,92 +220,128 @@ impl<'a> Runner<'a> {
         )
     }
 
-    /// One check over a batch of workspaces in one request; where the answer cannot vouch for
-    /// a workspace, smaller batches or the workspace alone.
-    fn across<'s>(
+    /// One check over a batch of workspaces in one request, and whatever the answer cannot
+    /// vouch for asked again.
+    async fn across(&self, check: usize, combined: &Combined, batch: Vec<usize>) -> Finished {
+        match self.try_across(check, combined, batch).await {
+            Ok(finished) => finished,
+            Err(failed) => self.narrow_down(check, combined, failed).await,
+        }
+    }
+
+    /// After a batch failed as a whole: ask each half; a half that fails again is narrowed down
+    /// the same way, and when both halves fail the failure is likely common to many of them, so
+    /// each of their workspaces is asked alone.
+    fn narrow_down<'s>(
         &'s self,
         check: usize,
         combined: &'s Combined,
-        batch: Vec<usize>,
+        failed: Vec<usize>,
     ) -> BoxFuture<'s, Finished> {
         async move {
-            let known_alone = self
-                .alone
-                .lock()
-                .expect("the lock is never poisoned")
-                .clone();
-            let (solo, batch): (Vec<usize>, Vec<usize>) =
-                batch.into_iter().partition(|w| known_alone.contains(w));
-            let mut finished = self.each_alone(check, solo).await;
-            if batch.len() < 2 {
-                finished.extend(self.each_alone(check, batch).await);
-                return finished;
-            }
-            let names: Vec<&str> = batch.iter().map(|&w| self.workspaces[w].as_str()).collect();
-            let outcome = self
-                .client
-                .query_across(names[0], &names[1..], &combined.query)
-                .await;
-            let parts = match outcome {
-                // The identity's failures, not a workspace's: asking again would fail again.
-                Err(
-                    failure @ (QueryFailure::Token(_)
-                    | QueryFailure::Unauthorized(_)
-                    | QueryFailure::Throttled { .. }),
-                ) => {
-                    let outcome = Err(failure);
-                    finished.extend(
-                        batch
-                            .iter()
-                            .map(|&w| ((w, check), self.verdicts(check, w, &outcome))),
-                    );
-                    return finished;
+            let (first, second) = failed.split_at(failed.len() / 2);
+            let (first, second) = futures::join!(
+                self.try_across(check, combined, first.to_vec()),
+                self.try_across(check, combined, second.to_vec())
+            );
+            match (first, second) {
+                (Ok(mut one), Ok(two)) => {
+                    one.extend(two);
+                    one
                 }
-                Err(failure) => Err(failure.to_string()),
-                Ok(result) if result.partial.is_some() => {
-                    Err("the service could only partly run it".to_string())
+                (Ok(mut done), Err(failed)) | (Err(failed), Ok(mut done)) => {
+                    done.extend(self.narrow_down(check, combined, failed).await);
+                    done
                 }
-                Ok(result) => combine::split(&result, &names),
-            };
-            let mut parts: HashMap<String, QueryResult> = match parts {
-                Ok(parts) => parts,
-                Err(why) => {
-                    // Which workspace the answer is about is unknown: halve the batch.
-                    tracing::info!(
-                        check = %self.checks[check].id,
-                        workspaces = batch.len(),
-                        "splitting a cross-workspace query in two: {why}"
-                    );
-                    let (first, second) = batch.split_at(batch.len() / 2);
-                    let (first, second) = futures::join!(
-                        self.across(check, combined, first.to_vec()),
-                        self.across(check, combined, second.to_vec())
-                    );
-                    finished.extend(first);
-                    finished.extend(second);
-                    return finished;
-                }
-            };
-            let accept_empty =
-                combined.empty_is_exact && self.checks[check].classifier == Classifier::Events;
-            let mut again = Vec::new();
-            for workspace in batch {
-                match parts.remove(&self.workspaces[workspace].to_ascii_lowercase()) {
-                    Some(part)
-                        if accept_empty || part.primary().is_some_and(|t| !t.rows.is_empty()) =>
-                    {
-                        finished.push((
-                            (workspace, check),
-                            self.verdicts(check, workspace, &Ok(part)),
-                        ));
-                    }
-                    _ => again.push(workspace),
+                (Err(mut one), Err(two)) => {
+                    one.extend(two);
+                    self.each_alone(check, one).await
                 }
             }
-            finished.extend(self.each_alone(check, again).await);
-            finished
         }
         .boxed()
+    }
+
+    /// One request for the batch (a single workspace is asked alone). `Err` gives back the
+    /// workspaces of a batch whose answer says nothing about which of them it concerns.
+    async fn try_across(
+        &self,
+        check: usize,
+        combined: &Combined,
+        batch: Vec<usize>,
+    ) -> Result<Finished, Vec<usize>> {
+        let known_alone = self
+            .alone
+            .lock()
+            .expect("the lock is never poisoned")
+            .clone();
+        let (solo, batch): (Vec<usize>, Vec<usize>) =
+            batch.into_iter().partition(|w| known_alone.contains(w));
+        let mut finished = self.each_alone(check, solo).await;
+        if batch.len() < 2 {
+            finished.extend(self.each_alone(check, batch).await);
+            return Ok(finished);
+        }
+        let names: Vec<&str> = batch.iter().map(|&w| self.workspaces[w].as_str()).collect();
+        let outcome = self
+            .client
+            .query_across(names[0], &names[1..], &combined.query)
+            .await;
+        let parts = match outcome {
+            // The identity's failures, not a workspace's: asking again would fail again.
+            Err(
+                failure @ (QueryFailure::Token(_)
+                | QueryFailure::Unauthorized(_)
+                | QueryFailure::Throttled { .. }),
+            ) => {
+                let outcome = Err(failure);
+                finished.extend(
+                    batch
+                        .iter()
+                        .map(|&w| ((w, check), self.verdicts(check, w, &outcome))),
+                );
+                return Ok(finished);
+            }
+            Err(failure) => Err(failure.to_string()),
+            Ok(result) if result.partial.is_some() => {
+                Err("the service could only partly run it".to_string())
+            }
+            Ok(result) => combine::split(&result, &names),
+        };
+        let mut parts: HashMap<String, QueryResult> = match parts {
+            Ok(parts) => parts,
+            Err(why) => {
+                tracing::info!(
+                    check = %self.checks[check].id,
+                    workspaces = batch.len(),
+                    "a cross-workspace query is asked again in smaller parts: {why}"
+                );
+                if finished.is_empty() {
+                    return Err(batch);
+                }
+                // Workspaces already asked alone are done; the batch is narrowed down here.
+                finished.extend(self.narrow_down(check, combined, batch).await);
+                return Ok(finished);
+            }
+        };
+        let accept_empty =
+            combined.empty_is_exact && self.checks[check].classifier == Classifier::Events;
+        let mut again = Vec::new();
+        for workspace in batch {
+            match parts.remove(&self.workspaces[workspace].to_ascii_lowercase()) {
+                Some(part)
+                    if accept_empty || part.primary().is_some_and(|t| !t.rows.is_empty()) =>
+                {
+                    finished.push((
+                        (workspace, check),
+                        self.verdicts(check, workspace, &Ok(part)),
+                    ));
+                }
+                _ => again.push(workspace),
+            }
+        }
+        finished.extend(self.each_alone(check, again).await);
+        Ok(finished)
     }
 
     async fn each_alone(&self, check: usize, workspaces: Vec<usize>) -> Finished {
