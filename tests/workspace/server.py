@@ -1133,6 +1133,9 @@ class QueryApiHandler(BaseHTTPRequestHandler):
             self.server.limits.reset()
             self._send(json_answer(200, {"reset": True}))
             return
+        if urlsplit(self.path).path == "/_limits":
+            self._send(json_answer(200, switch_limits(self.server, urlsplit(self.path).query)))
+            return
         self._handle_query_request()
 
     def do_PUT(self) -> None:
@@ -1231,7 +1234,7 @@ class QueryApiHandler(BaseHTTPRequestHandler):
                                                  "rows": [["unexpected"]]}]}, retry)
 
         try:
-            result = self.server.workspace.run(query, window, deadline - time.monotonic(), tenants)
+            result = run_query(self.server, query, window, deadline - time.monotonic(), tenants)
         except GatewayTimeout:
             raise
         except Exception as exc:
@@ -1324,6 +1327,7 @@ class LocalWorkspaceServer(ThreadingHTTPServer):
     latency = 0.0
     forbidden: frozenset = frozenset()
     limits: "ServiceLimits"
+    answers: dict | None = None
 
     def __init__(self, port: int, workspace: LocalWorkspace, workspaces: list[str], token: str,
                  faults: FaultPlan):
@@ -1419,6 +1423,26 @@ def request_tenants(server, workspace: str, listed) -> list[str]:
     return tenants
 
 
+def switch_limits(server, query: str) -> dict:
+    """``POST /_limits?enforce=0`` stops enforcing ``--max-concurrent`` and ``--rate-limit``
+    (for a warm-up), ``enforce=1`` resumes."""
+    wanted = parse_qs(query).get("enforce", ["1"])[-1]
+    server.limits.enforced = wanted not in ("0", "false", "no")
+    return {"enforced": server.limits.enforced}
+
+
+def run_query(server, query: str, window, timeout: float, tenants: list[str] | None) -> QueryResult:
+    """``LocalWorkspace.run``, or with ``--reuse-answers`` a result computed before for the same
+    query text, workspaces and time window."""
+    if server.answers is None:
+        return server.workspace.run(query, window, timeout, tenants)
+    key = (query, tuple(tenants or ()), window)
+    result = server.answers.get(key)
+    if result is None:
+        result = server.answers.setdefault(key, server.workspace.run(query, window, timeout, tenants))
+    return result
+
+
 def hold_for_latency(server, received: float) -> None:
     """Hold the answer until ``--latency`` seconds after the request arrived (a service time:
     the work done for the answer counts towards it)."""
@@ -1440,6 +1464,7 @@ class ServiceLimits:
     def __init__(self, max_concurrent: int | None = None, rate: tuple[int, float] | None = None):
         self.max_concurrent = max_concurrent
         self.rate = rate
+        self.enforced = True
         self.lock = threading.Lock()
         self.reset()
 
@@ -1458,10 +1483,11 @@ class ServiceLimits:
         with self.lock:
             if self.first_query_at is None:
                 self.first_query_at = time.time() - (time.monotonic() - received)
-            if self.max_concurrent is not None and self.running >= self.max_concurrent:
+            if self.enforced and self.max_concurrent is not None \
+                    and self.running >= self.max_concurrent:
                 self.throttled["concurrency"] += 1
                 return throttled_answer(1)
-            if self.rate is not None:
+            if self.enforced and self.rate is not None:
                 limit, span = self.rate
                 span = max(span - ARRIVAL_SLACK, span / 2)
                 self.accepted = [t for t in self.accepted if received - t < span]
@@ -1500,6 +1526,8 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
                         help="answer 429 to a query beyond R accepted in the last T seconds")
     parser.add_argument("--forbidden-workspace", action="append", default=[], metavar="GUID",
                         help="a served workspace the token may not read: 403, alone or in a list")
+    parser.add_argument("--reuse-answers", action="store_true",
+                        help="compute each distinct query once and answer repeats from memory")
 
 
 def parse_load_arguments(args: argparse.Namespace) -> dict:
@@ -1518,13 +1546,15 @@ def parse_load_arguments(args: argparse.Namespace) -> dict:
     if args.latency < 0:
         raise ValueError(f"--latency {args.latency}: must not be negative")
     return {"latency": args.latency, "max_concurrent": args.max_concurrent, "rate": rate,
-            "forbidden": frozenset(w.strip().lower() for w in args.forbidden_workspace)}
+            "forbidden": frozenset(w.strip().lower() for w in args.forbidden_workspace),
+            "reuse_answers": args.reuse_answers}
 
 
 def configure_load(server, load: dict) -> None:
     server.latency = load["latency"]
     server.forbidden = load["forbidden"]
     server.limits = ServiceLimits(load["max_concurrent"], load["rate"])
+    server.answers = {} if load["reuse_answers"] else None
 
 
 # ---------------------------------------------------------------------------
