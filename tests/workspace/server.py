@@ -1117,6 +1117,9 @@ class QueryApiHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "LocalLogAnalytics/1.0"
+    # Headers and body go out in two writes; without this, Nagle's algorithm holds the body
+    # until the client's delayed ACK of the headers, 40 ms later.
+    disable_nagle_algorithm = True
 
     # -- entry points ---------------------------------------------------------
 
