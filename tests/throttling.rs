@@ -35,18 +35,23 @@ fn assert_all_evaluated(run: &common::RunResult) {
     );
 }
 
-#[test]
-fn a_run_inside_the_limits_is_never_throttled_and_uses_them_fully() {
+/// 8 checks × 6 workspaces, one request each: 48 requests, more than two windows' worth, with
+/// the tool's limiter at `rate`. Returns the server's statistics.
+fn run_48_requests(rate: &str) -> serde_json::Value {
     let workspaces = workspace_ids(6);
     let server = start(&workspaces, &[]);
-    // 8 checks × 6 workspaces, one request each: 48 requests, more than two windows' worth.
     let run = validate_over(
         &server,
         &workspaces,
-        &["--workspaces-per-query", "1", "--rate-limit", "20/3"],
+        &["--workspaces-per-query", "1", "--rate-limit", rate],
     );
     assert_all_evaluated(&run);
-    let stats = server.stats();
+    server.stats()
+}
+
+#[test]
+fn a_run_inside_the_limits_is_never_throttled_and_uses_them_fully() {
+    let stats = run_48_requests("20/3");
     assert_eq!(stats["requests"], 48, "{stats}");
     assert_eq!(
         stats["statuses"],
@@ -66,15 +71,7 @@ fn a_run_inside_the_limits_is_never_throttled_and_uses_them_fully() {
 fn a_client_allowed_more_than_the_service_is_throttled_and_recovers() {
     // The control for the test above: the server does enforce its window, and a run that
     // overruns it waits as told and still evaluates everything.
-    let workspaces = workspace_ids(6);
-    let server = start(&workspaces, &[]);
-    let run = validate_over(
-        &server,
-        &workspaces,
-        &["--workspaces-per-query", "1", "--rate-limit", "200/3"],
-    );
-    assert_all_evaluated(&run);
-    let stats = server.stats();
+    let stats = run_48_requests("200/3");
     let throttled = stats["throttled"]["rate"].as_u64().unwrap();
     assert!(throttled >= 1, "{stats}");
     assert_eq!(stats["statuses"]["200"], 48, "{stats}");

@@ -180,22 +180,10 @@ pub fn sentinel_kms_env(args: &[&str], env: &[(&str, &str)]) -> RunResult {
 
 /// `validate --format json` against a local workspace, plus extra arguments.
 pub fn validate(workspace: &LocalWorkspace, extra: &[&str]) -> RunResult {
-    let mut args = vec![
-        "validate",
-        "--workspace",
-        WORKSPACE,
-        "--endpoint",
-        &workspace.url,
-        "--auth",
-        "access-token",
-        "--format",
-        "json",
-    ];
-    args.extend_from_slice(extra);
-    sentinel_kms(&args)
+    validate_over(workspace, &[WORKSPACE.to_string()], extra)
 }
 
-/// `count` workspace GUIDs, the first being `WORKSPACE`, and the arguments that serve them.
+/// `count` workspace GUIDs, the first being `WORKSPACE`.
 pub fn workspace_ids(count: usize) -> Vec<String> {
     (1..=count)
         .map(|n| format!("00000000-0000-0000-0000-{n:012}"))
