@@ -169,7 +169,6 @@ impl LogsClient {
             .connect_timeout(Duration::from_secs(20))
             .timeout(settings.server_wait + settings.client_margin)
             .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90))
             .user_agent(concat!("sentinel-kms/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| Error::usage(format!("cannot set up the HTTP client: {error}")))?;
