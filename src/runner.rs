@@ -15,7 +15,11 @@
 //!   retries) are reported for the whole batch without asking again;
 //! - a workspace without rows in the answer is asked alone, unless no rows is exactly what it
 //!   would have answered alone and the check passes on no rows (`events` checks); otherwise the
-//!   empty answer could hide one row of zeros (an ungrouped `summarize`) or a missing table;
+//!   empty answer could hide one row of zeros (an ungrouped `summarize`) or a missing table.
+//!   Even for `events` checks, an empty answer is only trusted at the end of the run, for a
+//!   workspace that has shown itself readable by then (rows in some answer, or an answer of its
+//!   own): a service that left an unreadable workspace out of the union without a word would
+//!   otherwise have it reported healthy;
 //! - a workspace found unreadable or missing when asked alone is asked alone for the rest of
 //!   the run.
 //!
@@ -59,21 +63,17 @@ enum Job<'a> {
     },
 }
 
-impl Job<'_> {
-    fn pairs(&self) -> u64 {
-        match self {
-            Job::Single { .. } => 1,
-            Job::Across { workspaces, .. } => workspaces.len() as u64,
-        }
-    }
-}
-
 struct Runner<'a> {
     client: &'a LogsClient,
     checks: &'a [Check],
     workspaces: &'a [String],
     /// Workspaces that answered alone that they cannot be read: asked alone from then on.
     alone: Mutex<HashSet<usize>>,
+    /// Workspaces shown readable: rows in a cross-workspace answer, or an answer of their own.
+    readable: Mutex<HashSet<usize>>,
+    /// Empty cross-workspace answers of `events` checks, trusted at the end of the run for the
+    /// workspaces shown readable by then, asked again alone for the others.
+    unproven: Mutex<Vec<(usize, usize, QueryResult)>>,
 }
 
 /// Runs every check in every workspace. Verdicts come back in catalog order per workspace,
@@ -106,6 +106,8 @@ pub async fn run_all(
         checks,
         workspaces,
         alone: Mutex::new(HashSet::new()),
+        readable: Mutex::new(HashSet::new()),
+        unproven: Mutex::new(Vec::new()),
     };
     let runner = &runner;
     let combined = &combined;
@@ -114,32 +116,25 @@ pub async fn run_all(
     let jobs = futures::stream::iter(0..checks.len()).flat_map(|check| {
         futures::stream::iter(runner.plan(check, combined[check].as_ref(), per_query))
     });
-    let mut answers = jobs
-        .map(|job| async move {
-            let pairs = job.pairs();
-            (pairs, runner.run(job).await)
-        })
+    let answers = jobs
+        .map(|job| runner.run(job))
         .buffer_unordered(plan.concurrency.max(1) * 2);
-
-    let mut finished: Finished = Vec::new();
-    let mut interrupted = false;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
-    loop {
-        tokio::select! {
-            next = answers.next() => match next {
-                Some((pairs, answer)) => {
-                    progress.advance(pairs);
-                    finished.extend(answer);
-                }
-                None => break,
-            },
-            _ = &mut ctrl_c => {
-                tracing::warn!("interrupted: reporting the {} check runs that finished", finished.len());
-                interrupted = true;
-                break;
-            }
-        }
+    let mut finished: Finished = Vec::new();
+    let mut interrupted = collect(answers, &mut finished, progress, &mut ctrl_c).await;
+    if !interrupted {
+        let unproven = std::mem::take(&mut *runner.unproven.lock().expect("never poisoned"));
+        let settle = futures::stream::iter(unproven)
+            .map(|(check, workspace, part)| runner.settle(check, workspace, part))
+            .buffer_unordered(plan.concurrency.max(1) * 2);
+        interrupted = collect(settle, &mut finished, progress, &mut ctrl_c).await;
+    }
+    if interrupted {
+        tracing::warn!(
+            "interrupted: reporting the {} check runs that finished",
+            finished.len()
+        );
     }
     progress.finish();
     finished.sort_by_key(|(order, _)| *order);
@@ -150,6 +145,31 @@ pub async fn run_all(
             .collect(),
         interrupted,
     )
+}
+
+/// Gathers answers until the stream ends (false) or Ctrl-C (true).
+async fn collect<S, F>(
+    mut answers: S,
+    finished: &mut Finished,
+    progress: &Progress,
+    ctrl_c: &mut std::pin::Pin<&mut F>,
+) -> bool
+where
+    S: futures::Stream<Item = Finished> + Unpin,
+    F: std::future::Future,
+{
+    loop {
+        tokio::select! {
+            next = answers.next() => match next {
+                Some(answer) => {
+                    progress.advance(answer.len() as u64);
+                    finished.extend(answer);
+                }
+                None => return false,
+            },
+            _ = ctrl_c.as_mut() => return true,
+        }
+    }
 }
 
 impl<'a> Runner<'a> {
@@ -186,6 +206,25 @@ impl<'a> Runner<'a> {
         jobs
     }
 
+    /// An empty cross-workspace answer of an `events` check, now that the run knows which
+    /// workspaces are readable: trusted for one that is; one that is not may have been left out
+    /// of the union for being unreadable, and is asked alone.
+    async fn settle(&self, check: usize, workspace: usize, part: QueryResult) -> Finished {
+        let readable = self
+            .readable
+            .lock()
+            .expect("the lock is never poisoned")
+            .contains(&workspace);
+        if readable {
+            vec![(
+                (workspace, check),
+                self.verdicts(check, workspace, &Ok(part)),
+            )]
+        } else {
+            vec![self.alone(check, workspace).await]
+        }
+    }
+
     async fn run(&self, job: Job<'_>) -> Finished {
         match job {
             Job::Single { check, workspace } => vec![self.alone(check, workspace).await],
@@ -203,16 +242,24 @@ impl<'a> Runner<'a> {
             .client
             .query(&self.workspaces[workspace], self.checks[check].query())
             .await;
-        if let Err(
-            QueryFailure::Forbidden(_)
-            | QueryFailure::WorkspaceNotFound(_)
-            | QueryFailure::Unauthorized(_),
-        ) = &outcome
-        {
-            self.alone
-                .lock()
-                .expect("the lock is never poisoned")
-                .insert(workspace);
+        match &outcome {
+            Err(
+                QueryFailure::Forbidden(_)
+                | QueryFailure::WorkspaceNotFound(_)
+                | QueryFailure::Unauthorized(_),
+            ) => {
+                self.alone
+                    .lock()
+                    .expect("the lock is never poisoned")
+                    .insert(workspace);
+            }
+            Ok(_) => {
+                self.readable
+                    .lock()
+                    .expect("the lock is never poisoned")
+                    .insert(workspace);
+            }
+            Err(_) => {}
         }
         (
             (workspace, check),
@@ -329,14 +376,21 @@ impl<'a> Runner<'a> {
         let mut again = Vec::new();
         for workspace in batch {
             match parts.remove(&self.workspaces[workspace].to_ascii_lowercase()) {
-                Some(part)
-                    if accept_empty || part.primary().is_some_and(|t| !t.rows.is_empty()) =>
-                {
+                Some(part) if part.primary().is_some_and(|t| !t.rows.is_empty()) => {
+                    self.readable
+                        .lock()
+                        .expect("the lock is never poisoned")
+                        .insert(workspace);
                     finished.push((
                         (workspace, check),
                         self.verdicts(check, workspace, &Ok(part)),
                     ));
                 }
+                Some(part) if accept_empty => self
+                    .unproven
+                    .lock()
+                    .expect("the lock is never poisoned")
+                    .push((check, workspace, part)),
                 _ => again.push(workspace),
             }
         }

@@ -78,33 +78,57 @@ fn a_dozen_workspaces_need_one_request_per_check_and_get_the_same_verdicts() {
 
 #[test]
 fn an_unreadable_workspace_is_reported_alone_and_the_others_are_unaffected() {
-    let readable = workspace_ids(6);
-    let forbidden = "00000000-0000-0000-0000-0000000000ff".to_string();
-    let mut args = serve_args(&readable);
-    args.extend(["--forbidden-workspace", forbidden.as_str()]);
-    let server = LocalWorkspace::start_args("healthy", &args);
+    // Whether the service fails a query whose list holds an unreadable workspace, or leaves
+    // that workspace out of the union without a word, it is reported `forbidden`, never healthy.
+    for mode in ["fails", "omits"] {
+        let readable = workspace_ids(6);
+        let forbidden = "00000000-0000-0000-0000-0000000000ff".to_string();
+        let mut args = serve_args(&readable);
+        args.extend(["--forbidden-workspace", forbidden.as_str()]);
+        if mode == "omits" {
+            args.push("--omit-forbidden");
+        }
+        let server = LocalWorkspace::start_args("healthy", &args);
 
-    let clean = validate_over(&server, &readable, &[]);
-    assert_eq!(clean.code, 0, "{}", clean.stderr);
-    reset(&server);
+        let clean = validate_over(&server, &readable, &[]);
+        assert_eq!(clean.code, 0, "{}", clean.stderr);
+        reset(&server);
 
-    let mut all = readable.clone();
-    all.insert(3, forbidden.clone());
-    let run = validate_over(&server, &all, &[]);
-    assert_eq!(run.code, 3, "{}", run.stderr);
-    let mut verdicts = per_workspace(&run);
-    let refused = verdicts.remove(&forbidden).unwrap();
-    assert_eq!(refused.len(), 8);
-    assert!(
-        refused
-            .iter()
-            .all(|v| v.contains("\"error\" \"forbidden\"")),
-        "{refused:?}"
-    );
-    assert_eq!(verdicts, per_workspace(&clean));
-    // Halving the failed batches costs far less than asking every workspace alone (56).
-    let requests = server.requests();
-    assert!(requests < 7 * 8, "{requests} requests");
+        let mut all = readable.clone();
+        all.insert(3, forbidden.clone());
+        let run = validate_over(&server, &all, &[]);
+        assert_eq!(run.code, 3, "{mode}: {}", run.stderr);
+        let mut verdicts = per_workspace(&run);
+        let refused = verdicts.remove(&forbidden).unwrap();
+        assert_eq!(refused.len(), 8, "{mode}: {refused:?}");
+        assert!(
+            refused
+                .iter()
+                .all(|v| v.contains("\"error\" \"forbidden\"")),
+            "{mode}: {refused:?}"
+        );
+        assert_eq!(verdicts, per_workspace(&clean), "{mode}");
+        // Narrowing the failed batches down costs far less than asking every workspace alone.
+        let requests = server.requests();
+        assert!(requests < 7 * 8, "{mode}: {requests} requests");
+
+        // An `events` check alone finds nothing in a healthy workspace; an empty answer is not
+        // taken for the unreadable one, which is asked on its own.
+        reset(&server);
+        let events = validate_over(&server, &all, &["--check", "connector-health-failures"]);
+        let mut verdicts = per_workspace(&events);
+        let refused = verdicts.remove(&forbidden).unwrap();
+        assert!(
+            refused[0].contains("\"error\" \"forbidden\""),
+            "{mode}: {refused:?}"
+        );
+        assert!(
+            verdicts
+                .values()
+                .all(|v| v[0].contains("\"healthy\" \"none_found\"")),
+            "{mode}: {verdicts:?}"
+        );
+    }
 }
 
 #[test]

@@ -1329,6 +1329,7 @@ class LocalWorkspaceServer(ThreadingHTTPServer):
     # Set by ``configure_load`` (see "Latency, limits and cross-workspace queries").
     latency = 0.0
     forbidden: frozenset = frozenset()
+    omit_forbidden = False
     limits: "ServiceLimits"
     answers: dict | None = None
 
@@ -1400,7 +1401,8 @@ def request_tenants(server, workspace: str, listed) -> list[str]:
 
     Raises the error the request gets when one of them cannot be read: 403 for a workspace
     served as inaccessible (``--forbidden-workspace``), 400 for one not served at all, 400 for
-    more than 100. The whole request fails, whichever workspace it is (see README).
+    more than 100. The whole request fails, whichever workspace it is (see README), except
+    that with ``--omit-forbidden`` an unreadable workspace of the list is left out silently.
     """
     if isinstance(listed, str):  # the GET form: comma-separated
         listed = [part for part in listed.split(",") if part.strip()]
@@ -1421,9 +1423,9 @@ def request_tenants(server, workspace: str, listed) -> list[str]:
         if tenant not in server.workspaces:
             raise bad_argument(inner("FailedToResolveResource",
                                      f"Failed to resolve the resource '{tenant}'."))
-        if tenant in server.forbidden:
+        if tenant in server.forbidden and (tenant == tenants[0] or not server.omit_forbidden):
             raise injected_status_error(403)
-    return tenants
+    return [tenant for tenant in tenants if tenant not in server.forbidden]
 
 
 def switch_limits(server, query: str) -> dict:
@@ -1529,6 +1531,8 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
                         help="answer 429 to a query beyond R accepted in the last T seconds")
     parser.add_argument("--forbidden-workspace", action="append", default=[], metavar="GUID",
                         help="a served workspace the token may not read: 403, alone or in a list")
+    parser.add_argument("--omit-forbidden", action="store_true",
+                        help="leave forbidden workspaces out of a cross-workspace query silently")
     parser.add_argument("--reuse-answers", action="store_true",
                         help="compute each distinct query once and answer repeats from memory")
 
@@ -1550,12 +1554,13 @@ def parse_load_arguments(args: argparse.Namespace) -> dict:
         raise ValueError(f"--latency {args.latency}: must not be negative")
     return {"latency": args.latency, "max_concurrent": args.max_concurrent, "rate": rate,
             "forbidden": frozenset(w.strip().lower() for w in args.forbidden_workspace),
-            "reuse_answers": args.reuse_answers}
+            "reuse_answers": args.reuse_answers, "omit_forbidden": args.omit_forbidden}
 
 
 def configure_load(server, load: dict) -> None:
     server.latency = load["latency"]
     server.forbidden = load["forbidden"]
+    server.omit_forbidden = load["omit_forbidden"]
     server.limits = ServiceLimits(load["max_concurrent"], load["rate"])
     server.answers = {} if load["reuse_answers"] else None
 
