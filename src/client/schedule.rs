@@ -161,10 +161,6 @@ impl Scheduler {
             window.paused_until = Some(until);
         }
     }
-
-    pub fn limit(&self) -> RateLimit {
-        self.limit
-    }
 }
 
 #[cfg(test)]
