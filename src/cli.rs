@@ -191,6 +191,20 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=5))]
     pub concurrency: u64,
 
+    /// Requests allowed per window, as REQUESTS/SECONDS; the service allows 200 per 30 s per user.
+    #[arg(
+        long,
+        value_name = "N/SECONDS",
+        default_value = "200/30",
+        env = "SENTINEL_KMS_RATE_LIMIT"
+    )]
+    pub rate_limit: crate::client::RateLimit,
+
+    /// Workspaces one cross-workspace query covers (the service takes up to 100); 1 sends each
+    /// check to each workspace on its own.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub workspaces_per_query: u64,
+
     #[command(flatten)]
     pub pipeline: PipelineArgs,
 }

@@ -26,7 +26,9 @@ pub mod error;
 pub mod lint;
 pub mod output;
 pub mod policy;
+pub mod progress;
 pub mod report;
+pub mod runner;
 pub mod validate;
 pub mod verdict;
 

@@ -51,6 +51,6 @@ fn init_logging(verbose: u8, quiet: bool, protect: bool) {
         logs.with_writer(|| neutralise::LineFilter::new(std::io::stderr()))
             .init();
     } else {
-        logs.with_writer(std::io::stderr).init();
+        logs.with_writer(sentinel_kms::progress::LogWriter).init();
     }
 }

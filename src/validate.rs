@@ -5,10 +5,8 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::StreamExt;
 
 use crate::catalog::{self, Check, lets::Value};
-use crate::classify::classify;
 use crate::cli::{CatalogArgs, ValidateArgs};
 use crate::client::auth::{AuthSettings, ProcessEnvironment, TokenProvider};
 use crate::client::{ClientSettings, LogsClient};
@@ -16,10 +14,12 @@ use crate::config::Config;
 use crate::coverage;
 use crate::diagnose::diagnose;
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use crate::report::ci;
 use crate::report::deliver::{Delivery, deliver};
 use crate::report::outcome::FailOn;
 use crate::report::{Run, Skipped};
+use crate::runner::{Plan, run_all};
 use crate::verdict::Verdict;
 use crate::workspaces::{self, Workspace};
 
@@ -105,7 +105,12 @@ async fn evaluate(
         endpoint = %client.endpoint(),
         "running checks"
     );
-    Ok(run_all(&client, checks, ids, args.concurrency as usize).await)
+    let plan = Plan {
+        workspaces_per_query: args.workspaces_per_query as usize,
+        concurrency: args.concurrency as usize,
+    };
+    let progress = Progress::for_run((checks.len() * ids.len()) as u64);
+    Ok(run_all(&client, checks, ids, plan, &progress).await)
 }
 
 /// The client for the Logs query API, with the credentials the arguments choose.
@@ -126,6 +131,8 @@ fn connect(args: &ValidateArgs) -> Result<LogsClient> {
     )?;
     let settings = ClientSettings {
         server_wait: Duration::from_secs(args.wait),
+        concurrency: args.concurrency as usize,
+        rate_limit: args.rate_limit,
         ..ClientSettings::default()
     };
     LogsClient::new(&endpoint, tokens, settings)
@@ -140,61 +147,6 @@ fn neutralised_names(workspaces: Vec<Workspace>) -> Vec<Workspace> {
             ..workspace
         })
         .collect()
-}
-
-/// Runs every check in every workspace, at most `concurrency` queries at once. Verdicts come
-/// back in catalog order per workspace, whatever order the answers arrive in.
-async fn run_all(
-    client: &LogsClient,
-    checks: &[Check],
-    workspaces: &[String],
-    concurrency: usize,
-) -> (Vec<Verdict>, bool) {
-    let jobs = workspaces.iter().enumerate().flat_map(|(w, workspace)| {
-        checks
-            .iter()
-            .enumerate()
-            .map(move |(c, check)| (w, c, workspace, check))
-    });
-    let mut answers = futures::stream::iter(jobs)
-        .map(|(w, c, workspace, check)| async move {
-            let started = std::time::Instant::now();
-            let outcome = client.query(workspace, check.query()).await;
-            let elapsed = started.elapsed();
-            if let Err(failure) = &outcome {
-                tracing::warn!(check = %check.id, %workspace, "could not evaluate: {failure}");
-            }
-            let mut verdicts = classify(check, workspace, &outcome, Utc::now());
-            verdicts.iter_mut().for_each(|v| v.elapsed = Some(elapsed));
-            ((w, c), verdicts)
-        })
-        .buffer_unordered(concurrency.max(1));
-
-    let mut finished = Vec::new();
-    let mut interrupted = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    loop {
-        tokio::select! {
-            next = answers.next() => match next {
-                Some(answer) => finished.push(answer),
-                None => break,
-            },
-            _ = &mut ctrl_c => {
-                tracing::warn!("interrupted: reporting the {} check runs that finished", finished.len());
-                interrupted = true;
-                break;
-            }
-        }
-    }
-    finished.sort_by_key(|(order, _)| *order);
-    (
-        finished
-            .into_iter()
-            .flat_map(|(_, verdicts)| verdicts)
-            .collect(),
-        interrupted,
-    )
 }
 
 pub fn load_catalog(args: &CatalogArgs) -> Result<Vec<Check>> {

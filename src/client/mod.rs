@@ -7,7 +7,9 @@
 //! address, which the local test workspace needs and azure_core's bearer policy refuses.
 
 pub mod auth;
+pub mod combine;
 pub mod response;
+pub mod schedule;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -19,6 +21,8 @@ use url::Url;
 use crate::error::Error;
 use auth::TokenProvider;
 pub use response::{BodyError, Cell, QueryResult, ServiceError, Table};
+pub use schedule::RateLimit;
+use schedule::Scheduler;
 
 /// How the client retries and how long it waits.
 #[derive(Debug, Clone)]
@@ -33,6 +37,10 @@ pub struct ClientSettings {
     pub max_retry_after: Duration,
     /// The first backoff when the server gives no `Retry-After`; it doubles each time.
     pub first_backoff: Duration,
+    /// Requests in flight at once for this identity (the service runs 5 per user).
+    pub concurrency: usize,
+    /// Requests per window for this identity (the service allows 200 per 30 s per user).
+    pub rate_limit: RateLimit,
 }
 
 impl Default for ClientSettings {
@@ -43,6 +51,8 @@ impl Default for ClientSettings {
             max_retries: 3,
             max_retry_after: Duration::from_secs(60),
             first_backoff: Duration::from_millis(500),
+            concurrency: 5,
+            rate_limit: RateLimit::SERVICE,
         }
     }
 }
@@ -136,13 +146,16 @@ impl QueryFailure {
     }
 }
 
-/// A client for one endpoint and one identity, shared by every query of a run.
+/// A client for one endpoint and one identity, shared by every query of a run. Its connection
+/// pool is shared too: connections are kept open and reused, and over https the service's
+/// HTTP/2 is used when it offers it (ALPN), so concurrent queries share one connection.
 #[derive(Debug)]
 pub struct LogsClient {
     http: reqwest::Client,
     endpoint: Url,
     tokens: TokenProvider,
     settings: ClientSettings,
+    scheduler: Scheduler,
 }
 
 impl LogsClient {
@@ -155,14 +168,17 @@ impl LogsClient {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(20))
             .timeout(settings.server_wait + settings.client_margin)
+            .tcp_nodelay(true)
             .user_agent(concat!("sentinel-kms/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| Error::usage(format!("cannot set up the HTTP client: {error}")))?;
+        let scheduler = Scheduler::new(settings.concurrency, settings.rate_limit);
         Ok(LogsClient {
             http,
             endpoint,
             tokens,
             settings,
+            scheduler,
         })
     }
 
@@ -172,6 +188,17 @@ impl LogsClient {
 
     /// Runs one query against one workspace, retrying what is worth retrying.
     pub async fn query(&self, workspace: &str, query: &str) -> Result<QueryResult, QueryFailure> {
+        self.query_across(workspace, &[], query).await
+    }
+
+    /// Runs one query over `workspace` and the `others` (the API's `workspaces` list: one
+    /// request, the union of their rows, each row's `TenantId` naming its workspace).
+    pub async fn query_across(
+        &self,
+        workspace: &str,
+        others: &[&str],
+        query: &str,
+    ) -> Result<QueryResult, QueryFailure> {
         let url = self
             .endpoint
             .join(&format!("v1/workspaces/{workspace}/query"))
@@ -179,14 +206,20 @@ impl LogsClient {
                 message: format!("cannot build the query URL: {error}"),
                 attempts: 0,
             })?;
-        let body = serde_json::to_vec(&serde_json::json!({ "query": query }))
-            .expect("a JSON object serialises");
+        let body = if others.is_empty() {
+            serde_json::json!({ "query": query })
+        } else {
+            serde_json::json!({ "query": query, "workspaces": others })
+        };
+        let body = serde_json::to_vec(&body).expect("a JSON object serialises");
         let mut attempts = 0;
         let mut renewed_token = false;
         loop {
             attempts += 1;
             let token = self.tokens.token().await.map_err(QueryFailure::Token)?;
+            let slot = self.scheduler.slot().await;
             let outcome = self.send(&url, &body, token.secret()).await;
+            drop(slot);
             let retry_delay = match outcome {
                 Ok((status, headers, body)) => match status {
                     StatusCode::OK => {
@@ -207,6 +240,10 @@ impl LogsClient {
                             || delay > self.settings.max_retry_after
                         {
                             return Err(final_status(status, &body, attempts, asked));
+                        }
+                        if status == StatusCode::TOO_MANY_REQUESTS {
+                            // The limit is the identity's, not this query's: every request waits.
+                            self.scheduler.pause(delay);
                         }
                         tracing::info!(%workspace, status = status.as_u16(), delay_ms = delay.as_millis() as u64, "retrying");
                         delay
@@ -258,9 +295,15 @@ impl LogsClient {
             .send()
             .await?;
         let status = response.status();
+        let version = response.version();
         let headers = response.headers().clone();
         let bytes = response.bytes().await?;
-        tracing::debug!(status = status.as_u16(), bytes = bytes.len(), "answer");
+        tracing::debug!(
+            status = status.as_u16(),
+            bytes = bytes.len(),
+            ?version,
+            "answer"
+        );
         Ok((status, headers, bytes.to_vec()))
     }
 

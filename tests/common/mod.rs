@@ -58,6 +58,17 @@ impl LocalWorkspace {
         faults: &[&str],
         token: &str,
     ) -> LocalWorkspace {
+        let args: Vec<&str> = faults.iter().flat_map(|fault| ["--fault", fault]).collect();
+        LocalWorkspace::launch(scenario, workspaces, token, &args)
+    }
+
+    /// Starts the server with more arguments: `--fault`, `--latency`, `--max-concurrent`,
+    /// `--rate-limit`, more `--workspace`s (see tests/workspace/README.md).
+    pub fn start_args(scenario: &str, args: &[&str]) -> LocalWorkspace {
+        LocalWorkspace::launch(scenario, &[WORKSPACE], TOKEN, args)
+    }
+
+    fn launch(scenario: &str, workspaces: &[&str], token: &str, args: &[&str]) -> LocalWorkspace {
         let server = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/workspace/server.py");
         let mut command = Command::new(python());
         command
@@ -66,9 +77,7 @@ impl LocalWorkspace {
         for workspace in workspaces {
             command.args(["--workspace", workspace]);
         }
-        for fault in faults {
-            command.args(["--fault", fault]);
-        }
+        command.args(args);
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -85,6 +94,16 @@ impl LocalWorkspace {
             .trim()
             .to_string();
         LocalWorkspace { child, url }
+    }
+
+    /// The server's `/_stats` document: requests, statuses, and the load it saw.
+    pub fn stats(&self) -> serde_json::Value {
+        let output = Command::new("python3")
+            .args(["-c", "import sys,urllib.request;print(urllib.request.urlopen(sys.argv[1]).read().decode())"])
+            .arg(format!("{}/_stats", self.url))
+            .output()
+            .expect("python3 runs");
+        serde_json::from_slice(&output.stdout).expect("the stats are JSON")
     }
 
     /// Query requests the server has answered, from its `/_stats` endpoint.
@@ -188,10 +207,25 @@ pub fn sentinel_kms_env(args: &[&str], env: &[(&str, &str)]) -> RunResult {
 
 /// `validate --format json` against a local workspace, plus extra arguments.
 pub fn validate(workspace: &LocalWorkspace, extra: &[&str]) -> RunResult {
+    validate_over(workspace, &[WORKSPACE.to_string()], extra)
+}
+
+/// `count` workspace GUIDs, the first being `WORKSPACE`.
+pub fn workspace_ids(count: usize) -> Vec<String> {
+    (1..=count)
+        .map(|n| format!("00000000-0000-0000-0000-{n:012}"))
+        .collect()
+}
+
+/// `validate --format json` over `workspaces` (each given with `--workspace`), plus extra
+/// arguments.
+pub fn validate_over(
+    workspace: &LocalWorkspace,
+    workspaces: &[String],
+    extra: &[&str],
+) -> RunResult {
     let mut args = vec![
         "validate",
-        "--workspace",
-        WORKSPACE,
         "--endpoint",
         &workspace.url,
         "--auth",
@@ -199,6 +233,19 @@ pub fn validate(workspace: &LocalWorkspace, extra: &[&str]) -> RunResult {
         "--format",
         "json",
     ];
+    for id in workspaces {
+        args.extend(["--workspace", id]);
+    }
     args.extend_from_slice(extra);
     sentinel_kms(&args)
+}
+
+/// The `--workspace` arguments that make the server serve `workspaces` (the first, `WORKSPACE`,
+/// is always served).
+pub fn serve_args(workspaces: &[String]) -> Vec<&str> {
+    workspaces
+        .iter()
+        .skip(1)
+        .flat_map(|id| ["--workspace", id.as_str()])
+        .collect()
 }

@@ -558,19 +558,21 @@ class LocalWorkspace:
         return counts
 
     def run(self, kql: str, window: tuple[dt.datetime, dt.datetime] | None,
-            timeout: float) -> QueryResult:
-        """Execute *kql*; raise GatewayTimeout if it needs more than *timeout* seconds."""
+            timeout: float, tenants: list[str] | None = None) -> QueryResult:
+        """Execute *kql*; raise GatewayTimeout if it needs more than *timeout* seconds.
+
+        *tenants* are the workspaces the request covers (see ``view_source``).
+        """
         with self.cursor_lock:
             cursor = self.con.cursor()
         handed_off = False
         try:
-            self._create_request_views(cursor, window)
+            self._create_request_views(cursor, window, tenants)
             outcome: dict = {}
 
             def execute() -> None:
                 try:
-                    relation = duckdb_kql.query(cursor, rewrite_for_local_engine(kql, self.known_columns),
-                                                allow_write=False)
+                    relation = run_kql(cursor, rewrite_for_local_engine(kql, self.known_columns))
                     outcome["result"] = QueryResult(list(relation.columns),
                                                     [str(t) for t in relation.types],
                                                     relation.fetchall())
@@ -592,7 +594,7 @@ class LocalWorkspace:
             if not handed_off:
                 close_quietly(cursor)
 
-    def _create_request_views(self, cursor, window) -> None:
+    def _create_request_views(self, cursor, window, tenants: list[str] | None = None) -> None:
         cursor.execute("SET TimeZone='UTC'")
         for name in self.tables:
             condition = ""
@@ -600,7 +602,8 @@ class LocalWorkspace:
                 start, end = (format_datetime(m)[:-2] for m in window)
                 condition = (f" WHERE \"TimeGenerated\" BETWEEN TIMESTAMP '{start}' "
                              f"AND TIMESTAMP '{end}'")
-            cursor.execute(f'CREATE TEMP VIEW "{name}" AS SELECT * FROM {STORE_SCHEMA}."{name}"{condition}')
+            cursor.execute(f'CREATE TEMP VIEW "{name}" AS '
+                           f'{view_source(name, self.schemas[name], tenants)}{condition}')
 
 
 def abandon_query(cursor, worker: threading.Thread, patience: float = 30.0) -> None:
@@ -1124,16 +1127,28 @@ class QueryApiHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "LocalLogAnalytics/1.0"
+    # Headers and body go out in two writes; without this, Nagle's algorithm holds the body
+    # until the client's delayed ACK of the headers, 40 ms later.
+    disable_nagle_algorithm = True
 
     # -- entry points ---------------------------------------------------------
 
     def do_GET(self) -> None:
         if urlsplit(self.path).path == "/_stats":
-            self._send(json_answer(200, self.server.stats.snapshot()))
+            self._send(json_answer(200, {**self.server.stats.snapshot(),
+                                         **self.server.limits.snapshot()}))
             return
         self._handle_query_request()
 
     def do_POST(self) -> None:
+        if urlsplit(self.path).path == "/_reset":
+            self.server.stats = Stats()
+            self.server.limits.reset()
+            self._send(json_answer(200, {"reset": True}))
+            return
+        if urlsplit(self.path).path == "/_limits":
+            self._send(json_answer(200, switch_limits(self.server, urlsplit(self.path).query)))
+            return
         self._handle_query_request()
 
     def do_PUT(self) -> None:
@@ -1168,7 +1183,6 @@ class QueryApiHandler(BaseHTTPRequestHandler):
         if not route or self.command not in ("GET", "POST") \
                 or route.group(1).lower() not in server.workspaces:
             raise path_not_found()
-        self.engine = server.engines.get(route.group(1).lower(), server.workspace)
 
         if self.command == "POST":
             content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -1192,17 +1206,27 @@ class QueryApiHandler(BaseHTTPRequestHandler):
             except ValueError as exc:
                 raise bad_argument(inner("InvalidTimespan", str(exc)))
 
-        deadline = received + parse_prefer_wait(self.headers.get("Prefer"))
-        fault = server.faults.pick(query)
+        tenants = request_tenants(server, route.group(1), payload.get("workspaces"))
+        throttled = server.limits.admit(received)
+        if throttled is not None:
+            return throttled, None
         try:
-            return self._produce(query, window, deadline, fault), fault
-        except GatewayTimeout:
-            time.sleep(max(deadline - time.monotonic(), 0.0))
-            return json_answer(504, gateway_timeout().body), fault
-        except ApiError as error:
-            return json_answer(error.status, error.body, error.headers), fault
+            deadline = received + parse_prefer_wait(self.headers.get("Prefer"))
+            fault = server.faults.pick(query)
+            try:
+                answer = self._produce(query, window, deadline, fault, tenants)
+            except GatewayTimeout:
+                time.sleep(max(deadline - time.monotonic(), 0.0))
+                return json_answer(504, gateway_timeout().body), fault
+            except ApiError as error:
+                answer = json_answer(error.status, error.body, error.headers)
+            hold_for_latency(server, received)
+            return answer, fault
+        finally:
+            server.limits.release()
 
-    def _produce(self, query: str, window, deadline: float, fault: Fault | None) -> Answer:
+    def _produce(self, query: str, window, deadline: float, fault: Fault | None,
+                 tenants: list[str] | None = None) -> Answer:
         """Apply the fault (if any) and run the query, within *deadline*."""
         if fault and fault.delay:
             if fault.ignore_wait:
@@ -1226,7 +1250,7 @@ class QueryApiHandler(BaseHTTPRequestHandler):
                                                  "rows": [["unexpected"]]}]}, retry)
 
         try:
-            result = self.engine.run(query, window, deadline - time.monotonic())
+            result = run_query(self.server, query, window, deadline - time.monotonic(), tenants)
         except GatewayTimeout:
             raise
         except Exception as exc:
@@ -1315,6 +1339,12 @@ def partial_error() -> dict:
 class LocalWorkspaceServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Set by ``configure_load`` (see "Latency, limits and cross-workspace queries").
+    latency = 0.0
+    forbidden: frozenset = frozenset()
+    omit_forbidden = False
+    limits: "ServiceLimits"
+    answers: dict | None = None
 
     def __init__(self, port: int, workspace: LocalWorkspace, workspaces: list[str], token: str,
                  faults: FaultPlan, engines: dict[str, LocalWorkspace] | None = None):
@@ -1326,9 +1356,251 @@ class LocalWorkspaceServer(ThreadingHTTPServer):
         self.token = token
         self.faults = faults
         self.stats = Stats()
+        self.limits = ServiceLimits()
 
     def handle_error(self, request, client_address) -> None:
         log(f"connection error from {client_address}: {sys.exc_info()[1]!r}")
+
+
+# ---------------------------------------------------------------------------
+# Latency, limits and cross-workspace queries
+# ---------------------------------------------------------------------------
+# What the performance benchmark and the throttling tests need (README "Latency, limits and
+# cross-workspace queries"): a service time per query, the per-user limits answered with 429,
+# the `workspaces` body field, inaccessible workspaces, and a translation cache so that the
+# Python translator does not become the bottleneck of a benchmark.
+
+MAX_CROSS_WORKSPACES = 100
+
+#: How much later than its real arrival a request may be read here: a handler thread waits for
+#: the interpreter lock while other threads encode answers, 0.2 s at worst on a busy two-core
+#: machine. The rate window is shortened by this much so that this server's own lateness is
+#: not mistaken for a client's excess.
+ARRIVAL_SLACK = 0.5
+
+#: Translations by KQL text. The views every request sees have the same columns, and a query
+#: without a pinned clock translates to SQL that reads the clock itself, so a translation can
+#: be reused as long as it binds no parameters.
+_TRANSLATIONS: dict[str, str] = {}
+
+
+def run_kql(cursor, kql: str):
+    """``duckdb_kql.query(cursor, kql)``, translating each distinct query text once."""
+    sql = _TRANSLATIONS.get(kql)
+    if sql is None:
+        from duckdb_kql.engine import schema as read_schema
+        translated = duckdb_kql.to_sql(kql, schema=read_schema(cursor), allow_write=False)
+        if translated.parameters or translated.unbound:
+            return duckdb_kql.query(cursor, kql, allow_write=False)
+        sql = _TRANSLATIONS.setdefault(kql, str(translated))
+    return cursor.sql(sql)
+
+
+def view_source(name: str, schema: TableSchema, tenants: list[str] | None) -> str:
+    """The SELECT behind a request's view of a table.
+
+    Without *tenants*, the stored rows. With them, the stored rows once per workspace the
+    request covers, each copy's ``TenantId`` set to that workspace: a cross-workspace query
+    sees the union of the workspaces' tables, and a single one sees its own id there.
+    """
+    table = f'{STORE_SCHEMA}."{name}"'
+    if not tenants:
+        return f"SELECT * FROM {table}"
+    values = ", ".join(f"('{tenant}')" for tenant in tenants)
+    stamp = ' REPLACE (w.tenant AS "TenantId")' if "TenantId" in dict(schema.columns) else ""
+    return f"SELECT s.*{stamp} FROM {table} s CROSS JOIN (VALUES {values}) w(tenant)"
+
+
+def request_tenants(server, workspace: str, listed) -> list[str]:
+    """The workspaces a query request covers: its path's, then the ``workspaces`` field's.
+
+    Raises the error the request gets when one of them cannot be read: 403 for a workspace
+    served as inaccessible (``--forbidden-workspace``), 400 for one not served at all, 400 for
+    more than 100. The whole request fails, whichever workspace it is (see README), except
+    that with ``--omit-forbidden`` an unreadable workspace of the list is left out silently.
+    """
+    if isinstance(listed, str):  # the GET form: comma-separated
+        listed = [part for part in listed.split(",") if part.strip()]
+    if listed is None:
+        listed = []
+    if not isinstance(listed, list) or not all(isinstance(item, str) for item in listed):
+        raise bad_argument(inner("InvalidWorkspaces", "'workspaces' must be a list of strings."))
+    tenants: list[str] = []
+    for candidate in [workspace, *listed]:
+        key = candidate.strip().lower()
+        if key not in tenants:
+            tenants.append(key)
+    if len(tenants) > MAX_CROSS_WORKSPACES:
+        raise bad_argument(inner("TooManyResources",
+                                 f"A query may cover at most {MAX_CROSS_WORKSPACES} resources; "
+                                 f"this one covers {len(tenants)}."))
+    for tenant in tenants:
+        if tenant not in server.workspaces:
+            raise bad_argument(inner("FailedToResolveResource",
+                                     f"Failed to resolve the resource '{tenant}'."))
+        if tenant in server.forbidden and (tenant == tenants[0] or not server.omit_forbidden):
+            raise injected_status_error(403)
+    return [tenant for tenant in tenants if tenant not in server.forbidden]
+
+
+def switch_limits(server, query: str) -> dict:
+    """``POST /_limits?enforce=0`` stops enforcing ``--max-concurrent`` and ``--rate-limit``
+    (for a warm-up), ``enforce=1`` resumes."""
+    wanted = parse_qs(query).get("enforce", ["1"])[-1]
+    server.limits.enforced = wanted not in ("0", "false", "no")
+    return {"enforced": server.limits.enforced}
+
+
+def run_query(server, query: str, window, timeout: float, tenants: list[str]) -> QueryResult:
+    """``LocalWorkspace.run`` on the data of the request's workspaces, or with
+    ``--reuse-answers`` a result computed before for the same query text, workspaces and time
+    window."""
+    if server.answers is None:
+        return run_on_engines(server, query, window, timeout, tenants)
+    key = (query, tuple(tenants), window)
+    result = server.answers.get(key)
+    if result is None:
+        result = server.answers.setdefault(
+            key, run_on_engines(server, query, window, timeout, tenants))
+    return result
+
+
+def run_on_engines(server, query: str, window, timeout: float,
+                   tenants: list[str]) -> QueryResult:
+    """Run *query* over *tenants*. Workspaces served with a scenario of their own
+    (``--workspace GUID=SCENARIO``) have their own engine: a query covering several engines runs
+    on each with its workspaces, and the rows are put together. That equals one union over
+    all of them for the cross-workspace queries ``sentinel-kms`` sends, which keep ``TenantId``
+    through every aggregation, so no result row mixes workspaces."""
+    groups: dict[int, tuple[LocalWorkspace, list[str]]] = {}
+    for tenant in tenants:
+        engine = server.engines.get(tenant, server.workspace)
+        groups.setdefault(id(engine), (engine, []))[1].append(tenant)
+    deadline = time.monotonic() + timeout
+    results = [engine.run(query, window, deadline - time.monotonic(), covered)
+               for engine, covered in groups.values()]
+    if len(results) == 1:
+        return results[0]
+    shaped = next((r for r in results if r.rows), results[0])
+    return QueryResult(shaped.columns, shaped.duck_types,
+                       [row for result in results for row in result.rows])
+
+
+def hold_for_latency(server, received: float) -> None:
+    """Hold the answer until ``--latency`` seconds after the request arrived (a service time:
+    the work done for the answer counts towards it)."""
+    if server.latency > 0:
+        time.sleep(max(received + server.latency - time.monotonic(), 0.0))
+
+
+class ServiceLimits:
+    """The per-user limits, enforced when asked, and what the load looked like.
+
+    ``--max-concurrent N``: a query arriving while N are being answered gets 429 (the service
+    queues such queries instead; a client that stays within the limit never sees either).
+    ``--rate-limit R/T``: a query arriving when R queries were accepted in the last T seconds
+    (less ``ARRIVAL_SLACK``) gets 429 with ``Retry-After`` saying when the oldest leaves the
+    window. Throttled requests are not counted in the window. A query's slot is freed before
+    its answer is sent.
+    """
+
+    def __init__(self, max_concurrent: int | None = None, rate: tuple[int, float] | None = None):
+        self.max_concurrent = max_concurrent
+        self.rate = rate
+        self.enforced = True
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.running = 0
+            self.running_peak = 0
+            self.accepted: list[float] = []  # monotonic arrival times inside the window
+            self.window_peak = 0
+            self.throttled = {"concurrency": 0, "rate": 0}
+            self.first_query_at: float | None = None
+            self.last_answer_at: float | None = None
+
+    def admit(self, received: float) -> Answer | None:
+        """Count a query in, or answer 429 for it."""
+        with self.lock:
+            if self.first_query_at is None:
+                self.first_query_at = time.time() - (time.monotonic() - received)
+            if self.enforced and self.max_concurrent is not None \
+                    and self.running >= self.max_concurrent:
+                self.throttled["concurrency"] += 1
+                return throttled_answer(1)
+            if self.enforced and self.rate is not None:
+                limit, span = self.rate
+                span = max(span - ARRIVAL_SLACK, span / 2)
+                self.accepted = [t for t in self.accepted if received - t < span]
+                if len(self.accepted) >= limit:
+                    self.throttled["rate"] += 1
+                    return throttled_answer(math.ceil(self.accepted[0] + span - received))
+                self.accepted.append(received)
+                self.window_peak = max(self.window_peak, len(self.accepted))
+            self.running += 1
+            self.running_peak = max(self.running_peak, self.running)
+            return None
+
+    def release(self) -> None:
+        with self.lock:
+            self.running -= 1
+            self.last_answer_at = time.time()
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return {"running_peak": self.running_peak, "window_peak": self.window_peak,
+                    "throttled": dict(self.throttled), "first_query_at": self.first_query_at,
+                    "last_answer_at": self.last_answer_at}
+
+
+def throttled_answer(retry_after: int) -> Answer:
+    error = injected_status_error(429)
+    return json_answer(429, error.body, {**error.headers, "Retry-After": str(max(retry_after, 1))})
+
+
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
+                        help="answer each query no sooner than SECONDS after it arrived")
+    parser.add_argument("--max-concurrent", type=int, metavar="N",
+                        help="answer 429 to a query arriving while N are being answered")
+    parser.add_argument("--rate-limit", metavar="R/T",
+                        help="answer 429 to a query beyond R accepted in the last T seconds")
+    parser.add_argument("--forbidden-workspace", action="append", default=[], metavar="GUID",
+                        help="a served workspace the token may not read: 403, alone or in a list")
+    parser.add_argument("--omit-forbidden", action="store_true",
+                        help="leave forbidden workspaces out of a cross-workspace query silently")
+    parser.add_argument("--reuse-answers", action="store_true",
+                        help="compute each distinct query once and answer repeats from memory")
+
+
+def parse_load_arguments(args: argparse.Namespace) -> dict:
+    """Check the load options; raise ValueError with the bad value."""
+    rate = None
+    if args.rate_limit:
+        count, _, span = args.rate_limit.partition("/")
+        try:
+            rate = (int(count), float(span))
+        except ValueError:
+            raise ValueError(f"--rate-limit {args.rate_limit!r}: expected R/T, e.g. 200/30")
+        if rate[0] < 1 or rate[1] <= 0:
+            raise ValueError(f"--rate-limit {args.rate_limit!r}: both numbers must be positive")
+    if args.max_concurrent is not None and args.max_concurrent < 1:
+        raise ValueError(f"--max-concurrent {args.max_concurrent}: must be at least 1")
+    if args.latency < 0:
+        raise ValueError(f"--latency {args.latency}: must not be negative")
+    return {"latency": args.latency, "max_concurrent": args.max_concurrent, "rate": rate,
+            "forbidden": frozenset(w.strip().lower() for w in args.forbidden_workspace),
+            "reuse_answers": args.reuse_answers, "omit_forbidden": args.omit_forbidden}
+
+
+def configure_load(server, load: dict) -> None:
+    server.latency = load["latency"]
+    server.forbidden = load["forbidden"]
+    server.omit_forbidden = load["omit_forbidden"]
+    server.limits = ServiceLimits(load["max_concurrent"], load["rate"])
+    server.answers = {} if load["reuse_answers"] else None
 
 
 # ---------------------------------------------------------------------------
@@ -1347,6 +1619,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="bearer token to accept")
     parser.add_argument("--fault", action="append", default=[],
                         help="fault to inject, e.g. status=429,retry_after=2,times=1 (repeatable)")
+    add_load_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -1371,6 +1644,9 @@ def main(argv: list[str] | None = None) -> int:
     workspaces = [spec for spec in args.workspace if "=" not in spec] \
         or ([] if own_scenarios else [DEFAULT_WORKSPACE])
     try:
+        load = parse_load_arguments(args)
+        workspaces += [w for w in args.forbidden_workspace if w.lower() not in
+                       {known.lower() for known in workspaces}]
         faults = FaultPlan([parse_fault(spec) for spec in args.fault])
         schemas = load_table_schemas()
         scenario = load_scenario(args.scenario, schemas)
@@ -1384,6 +1660,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server = LocalWorkspaceServer(args.port, workspace, workspaces, args.token, faults,
                                       engines)
+        configure_load(server, load)
     except OSError as exc:
         log(f"error: cannot listen on 127.0.0.1:{args.port}: {exc}")
         return 2
