@@ -20,9 +20,25 @@ fn shipped(name: &str) -> String {
 }
 
 /// A valid freshness check with its own id.
+/// The 1-based number of the first line of `text` that contains `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|line| line.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?}"))
+        + 1
+}
+
 fn valid_check(id: &str) -> String {
     shipped("guardduty/freshness.kql")
         .replace("// id: guardduty-freshness", &format!("// id: {id}"))
+}
+
+/// What follows `prefix` on the line that starts with it.
+fn line_of_value(text: &str, prefix: &str) -> String {
+    text.lines()
+        .find_map(|line| line.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no line starting {prefix:?}"))
+        .to_string()
 }
 
 fn list(dir: &Path) -> RunResult {
@@ -93,7 +109,14 @@ fn malformed_headers_are_each_reported_with_file_and_line() {
     let bad_values = file(
         "bad-values.kql",
         &valid_check("Bad Id")
-            .replacen("// version: 1.1.0", "// version: one", 1)
+            .replacen(
+                &format!(
+                    "// version: {}",
+                    line_of_value(&valid_check("x"), "// version: ")
+                ),
+                "// version: one",
+                1,
+            )
             .replacen("// severity: high", "// severity: urgent", 1)
             .replacen(
                 "// classifier: freshness",
@@ -135,7 +158,7 @@ fn malformed_headers_are_each_reported_with_file_and_line() {
             ),
             at(
                 &no_let,
-                14,
+                line_of(&good, "// thresholds:"),
                 "threshold `lag_warning` has no `let lag_warning = …;` line",
             ),
             at(&no_query, 12, "the file has a header but no query"),
@@ -481,12 +504,12 @@ fn bad_durations_are_refused_where_they_are_written() {
         &[
             at(
                 &path,
-                41,
+                line_of(&valid_check("durations"), "let lag_warning = 1h;"),
                 "threshold `lag_warning` = `1 hour` is neither a timespan",
             ),
             at(
                 &path,
-                43,
+                line_of(&valid_check("durations"), "let stale_after = 6h;"),
                 "threshold `stale_after` = `200000d` is neither a timespan",
             ),
         ],
