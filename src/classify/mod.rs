@@ -216,25 +216,57 @@ impl Row<'_> {
     }
 }
 
-/// Fills `{Column}` placeholders from the row, and `{threshold}` ones from the check.
+/// Fills `{Column}` placeholders from the row, and `{threshold}` ones from the check, in one pass
+/// over the template: a value that itself looks like a placeholder is left as it is. An empty
+/// value reads `(none)`, so a message never shows a gap where a value belongs.
 fn fill(template: &str, check: &Check, row: &Row<'_>) -> String {
-    let mut text = template.to_string();
-    for (column, cell) in row.table.columns.iter().zip(row.cells) {
-        let placeholder = format!("{{{}}}", column.name);
-        if text.contains(&placeholder) {
-            text = text.replace(&placeholder, &cell.to_message_text());
+    let value_of = |name: &str| -> Option<String> {
+        if let Some((_, cell)) = row
+            .table
+            .columns
+            .iter()
+            .zip(row.cells)
+            .find(|(column, _)| column.name == name)
+        {
+            let text = cell.to_message_text();
+            return Some(if text.trim().is_empty() {
+                "(none)".to_string()
+            } else {
+                text
+            });
         }
-    }
-    for threshold in &check.thresholds {
-        let placeholder = format!("{{{}}}", threshold.name);
-        if text.contains(&placeholder) {
-            let value = match threshold.value.as_span() {
+        check
+            .thresholds
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| match t.value.as_span() {
                 Some(span) => human(span),
-                None => threshold.value.to_kql(),
-            };
-            text = text.replace(&placeholder, &value);
+                None => t.value.to_kql(),
+            })
+    };
+    let mut text = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        text.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let name_end = after.find('}').filter(|&end| {
+            end > 0
+                && after[..end]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
+        match name_end.and_then(|end| value_of(&after[..end]).map(|value| (end, value))) {
+            Some((end, value)) => {
+                text.push_str(&value);
+                rest = &after[end + 1..];
+            }
+            None => {
+                text.push('{');
+                rest = after;
+            }
         }
     }
+    text.push_str(rest);
     text
 }
 

@@ -476,3 +476,36 @@ fn silence_factor_boundary() {
     result.tables[0].rows[0][3] = Cell::DateTime(now() - TimeDelta::minutes(6 * 60 - 1 + 9 * 60));
     assert_eq!(run(&check, result).remove(0).reason, "fresh");
 }
+
+#[test]
+fn messages_take_each_value_once_and_name_empty_ones() {
+    let check = check("Region");
+    let table = Table {
+        name: "PrimaryResult".into(),
+        columns: ["Region", "StatusCode", "Note"]
+            .iter()
+            .map(|name| Column {
+                name: name.to_string(),
+                kind: ColumnType::String,
+            })
+            .collect(),
+        rows: Vec::new(),
+    };
+    let cells = [
+        Cell::String("{StatusCode}".into()),
+        Cell::String(String::new()),
+        Cell::String("{lookback} {Missing".into()),
+    ];
+    let row = Row {
+        table: &table,
+        cells: &cells,
+    };
+    assert_eq!(
+        fill(
+            "{Region} failed with status {StatusCode} in {lookback}: {Note} {Unknown} {",
+            &check,
+            &row
+        ),
+        "{StatusCode} failed with status (none) in 14d: {lookback} {Missing {Unknown} {"
+    );
+}
