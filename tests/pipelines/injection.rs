@@ -9,18 +9,21 @@ use serde_json::Value;
 use super::common::{LocalWorkspace, RunResult, WORKSPACE};
 use super::{agent_lines, read_junit, validate_with};
 
-/// The commands this tool itself writes; any other command line is an injection.
-const OUR_COMMANDS: [&str; 5] = [
+/// The commands this tool itself writes (a `doctor` annotation names no file); any other
+/// command line is an injection.
+pub(super) const OUR_COMMANDS: [&str; 7] = [
     "##vso[task.logissue type=",
     "##vso[task.uploadsummary]",
     "##vso[task.complete result=SucceededWithIssues;]",
     "::error file=",
     "::warning file=",
+    "::error title=",
+    "::warning title=",
 ];
 
 /// Fails if `text` holds a command that is not ours: `##vso[` or `##[` anywhere (any case) other
 /// than at the start of one of our lines, or a line starting `::` that is not ours.
-fn assert_no_injection(what: &str, text: &str) {
+pub(super) fn assert_no_injection(what: &str, text: &str) {
     for line in agent_lines(text) {
         let ours = OUR_COMMANDS.iter().any(|ours| line.starts_with(ours));
         let rest = if ours { &line[2..] } else { line };
@@ -37,7 +40,7 @@ fn assert_no_injection(what: &str, text: &str) {
 }
 
 /// Every string in a JSON document, keys included.
-fn strings(value: &Value, out: &mut Vec<String>) {
+pub(super) fn strings(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::String(text) => out.push(text.clone()),
         Value::Array(items) => items.iter().for_each(|item| strings(item, out)),
@@ -51,7 +54,7 @@ fn strings(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-fn read(path: &Path) -> String {
+pub(super) fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
