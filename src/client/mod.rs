@@ -216,8 +216,9 @@ impl LogsClient {
         let mut renewed_token = false;
         loop {
             attempts += 1;
-            let token = self.tokens.token().await.map_err(QueryFailure::Token)?;
+            // The slot first: a token taken before a long wait in the queue could expire there.
             let slot = self.scheduler.slot().await;
+            let token = self.tokens.token().await.map_err(QueryFailure::Token)?;
             let outcome = self.send(&url, &body, token.secret()).await;
             drop(slot);
             let retry_delay = match outcome {
