@@ -10,7 +10,7 @@ mod common;
 
 use std::process::Command;
 
-use common::aws::{ACCOUNT, BUCKET, LocalAws, MEMBER, QUEUE, ROLE};
+use common::aws::{ACCOUNT, BUCKET, CHECKS, LocalAws, MEMBER, QUEUE, ROLE};
 use serde_json::Value;
 
 /// `doctor --aws --role-arn ROLE --format json` with `extra`.
@@ -86,23 +86,7 @@ fn a_healthy_world_passes_every_check_with_read_only_calls() {
         .iter()
         .map(|r| r["check"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        checks,
-        [
-            "aws-connector-trust",
-            "aws-export-destination",
-            "aws-export-key",
-            "aws-key-policy-guardduty",
-            "aws-key-policy-role",
-            "aws-connector-permissions",
-            "aws-policy-simulation",
-            "aws-bucket-encryption",
-            "aws-bucket-notification",
-            "aws-queue",
-            "aws-queue-depth",
-            "aws-export-object",
-        ]
-    );
+    assert_eq!(checks, CHECKS);
     assert_eq!(report.json["aws"]["account"], ACCOUNT);
     assert_eq!(report.json["aws"]["regions"][0], "eu-west-1");
     let key_role = report

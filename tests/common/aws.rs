@@ -4,8 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Instant;
+use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
@@ -16,6 +15,22 @@ pub const MEMBER: &str = "444455556666";
 pub const ROLE: &str = "arn:aws:iam::111122223333:role/OIDC_MicrosoftSentinelRole";
 pub const BUCKET: &str = "guardduty-findings-111122223333";
 pub const QUEUE: &str = "arn:aws:sqs:eu-west-1:111122223333:guardduty-findings-queue";
+
+/// The doctor's checks, in the order of its report, when every one gives a verdict.
+pub const CHECKS: [&str; 12] = [
+    "aws-connector-trust",
+    "aws-export-destination",
+    "aws-export-key",
+    "aws-key-policy-guardduty",
+    "aws-key-policy-role",
+    "aws-connector-permissions",
+    "aws-policy-simulation",
+    "aws-bucket-encryption",
+    "aws-bucket-notification",
+    "aws-queue",
+    "aws-queue-depth",
+    "aws-export-object",
+];
 
 pub struct LocalAws {
     child: Child,
@@ -63,7 +78,6 @@ impl LocalAws {
     /// AWS's settings and `env` (nothing of the machine's AWS or CI settings).
     pub fn doctor(&self, args: &[&str], env: &[(&str, &str)]) -> RunResult {
         let config = self.dir.path().join("config");
-        let started = Instant::now();
         let mut command = Command::new(env!("CARGO_BIN_EXE_sentinel-kms"));
         command
             .args(["doctor", "--aws", "--role-arn", ROLE])
@@ -79,20 +93,7 @@ impl LocalAws {
             .env("AWS_CONFIG_FILE", &config)
             .env("AWS_SHARED_CREDENTIALS_FILE", &config)
             .env("NO_COLOR", "1");
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = command.output().expect("the binary runs");
-        RunResult {
-            code: status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-            elapsed: started.elapsed(),
-        }
+        super::run_command(&mut command, env)
     }
 }
 

@@ -6,26 +6,10 @@
 use serde_json::Value;
 
 use super::commands::{COMPLETE, commands, last_line};
-use super::common::aws::{ACCOUNT, LocalAws};
+use super::common::aws::{ACCOUNT, CHECKS, LocalAws};
 use super::common::{self, LocalWorkspace};
-use super::injection::{OUR_COMMANDS, assert_no_injection, read, strings};
+use super::injection::{CiRuns, read};
 use super::{agent_lines, read_junit};
-
-/// The doctor's checks, in the order of its report, when every one gives a verdict.
-const CHECKS: [&str; 12] = [
-    "aws-connector-trust",
-    "aws-export-destination",
-    "aws-export-key",
-    "aws-key-policy-guardduty",
-    "aws-key-policy-role",
-    "aws-connector-permissions",
-    "aws-policy-simulation",
-    "aws-bucket-encryption",
-    "aws-bucket-notification",
-    "aws-queue",
-    "aws-queue-depth",
-    "aws-export-object",
-];
 
 const SET_VARIABLE: &str = "##vso[task.setvariable variable=x]1";
 const NEUTRALISED: &str = "**vso[task.setvariable variable=x]1";
@@ -272,24 +256,14 @@ fn values_from_aws_and_a_validate_result_reach_every_output_only_neutralised() {
     let workspace = LocalWorkspace::start("hostile");
     let validate = common::validate(&workspace, &[]);
     let aws = LocalAws::start("hostile-key-policy-sid");
-    let path = |name: &str| aws.dir.path().join(name);
-    let (result, junit, summary) = (path("validate.json"), path("junit.xml"), path("summary.md"));
-    let (agent_temp, step_summary) = (path("agent"), path("step-summary.md"));
+    let result = aws.dir.path().join("validate.json");
     std::fs::write(&result, &validate.stdout).unwrap();
-    std::fs::create_dir(&agent_temp).unwrap();
-    let with = |extra: &[&str]| -> Vec<String> {
-        [
+    let doctor = |extra: &[&str], env: &[(&str, &str)]| {
+        let args = [
             &["--validate-result", result.to_str().unwrap(), "-vv"][..],
             extra,
         ]
-        .concat()
-        .into_iter()
-        .map(String::from)
-        .collect()
-    };
-    let doctor = |extra: &[&str], env: &[(&str, &str)]| {
-        let args = with(extra);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        .concat();
         aws.doctor(&args, env)
     };
 
@@ -306,53 +280,17 @@ fn values_from_aws_and_a_validate_result_reach_every_output_only_neutralised() {
         plain.stdout
     );
 
-    let azure = doctor(
-        &["--junit", junit.to_str().unwrap()],
-        &[
-            ("TF_BUILD", "True"),
-            ("AGENT_TEMPDIRECTORY", agent_temp.to_str().unwrap()),
-        ],
-    );
+    let runs = CiRuns::new(doctor);
+    let CiRuns {
+        azure,
+        azure_json,
+        github,
+        silenced,
+        junit,
+        summary,
+        ..
+    } = &runs;
     assert_eq!(azure.code, 1, "{}", azure.stderr);
-    let azure_json = doctor(&["--format", "json", "--ci", "azure-devops"], &[]);
-    let github = doctor(
-        &["--summary", summary.to_str().unwrap()],
-        &[
-            ("GITHUB_ACTIONS", "true"),
-            ("GITHUB_STEP_SUMMARY", step_summary.to_str().unwrap()),
-        ],
-    );
-    let silenced = doctor(&["--ci", "none"], &[("TF_BUILD", "True")]);
-
-    let mut outputs: Vec<(String, String)> = vec![
-        ("azure stdout".into(), azure.stdout.clone()),
-        ("azure stderr".into(), azure.stderr.clone()),
-        ("azure JSON stdout".into(), azure_json.stdout.clone()),
-        ("azure JSON stderr".into(), azure_json.stderr.clone()),
-        ("github stdout".into(), github.stdout.clone()),
-        ("github stderr".into(), github.stderr.clone()),
-        ("--ci none stdout".into(), silenced.stdout.clone()),
-        ("--ci none stderr".into(), silenced.stderr.clone()),
-        ("junit file".into(), read(&junit)),
-        ("summary file".into(), read(&summary)),
-        ("step summary".into(), read(&step_summary)),
-    ];
-    let uploaded: Vec<_> = std::fs::read_dir(&agent_temp).unwrap().collect();
-    assert_eq!(uploaded.len(), 1);
-    for entry in uploaded {
-        outputs.push(("uploaded summary".into(), read(&entry.unwrap().path())));
-    }
-    let mut decoded = Vec::new();
-    strings(&azure_json.json(), &mut decoded);
-    strings(&read_junit(&junit), &mut decoded);
-    outputs.extend(
-        decoded
-            .into_iter()
-            .map(|text| ("decoded value".into(), text)),
-    );
-    for (what, text) in &outputs {
-        assert_no_injection(what, text);
-    }
 
     // The values are there, neutralised, in each output.
     let sid = format!("Sid `EnableIamPolicies {NEUTRALISED}`");
@@ -360,13 +298,13 @@ fn values_from_aws_and_a_validate_result_reach_every_output_only_neutralised() {
         ("azure", &azure.stdout),
         ("github", &github.stdout),
         ("silenced", &silenced.stdout),
-        ("junit", &read(&junit)),
+        ("junit", &read(junit)),
     ] {
         assert!(text.contains(&sid), "{what}: {text}");
         assert!(text.contains("*::set-output name=y::2"), "{what}: {text}");
     }
     assert!(
-        read(&summary).contains("EnableIamPolicies \\*\\*vso\\[task.setvariable variable=x\\]1")
+        read(summary).contains("EnableIamPolicies \\*\\*vso\\[task.setvariable variable=x\\]1")
     );
     let document = azure_json.json();
     let regions: Vec<&str> = document["aws"]["regions"]
@@ -399,11 +337,5 @@ fn values_from_aws_and_a_validate_result_reach_every_output_only_neutralised() {
             && line.contains(&sid)),
         "{issues:#?}"
     );
-    assert!(
-        !agent_lines(&silenced.stdout)
-            .iter()
-            .any(|line| OUR_COMMANDS.iter().any(|ours| line.starts_with(ours))),
-        "{}",
-        silenced.stdout
-    );
+    assert!(runs.silenced_has_no_command(), "{}", silenced.stdout);
 }
