@@ -169,6 +169,7 @@ fn hostile_values_reach_every_output_only_neutralised() {
         azure_json,
         github,
         silenced,
+        junit,
         summary,
         ..
     } = &runs;
@@ -180,6 +181,7 @@ fn hostile_values_reach_every_output_only_neutralised() {
         ("azure", &azure.stdout),
         ("github", &github.stdout),
         ("silenced", &silenced.stdout),
+        ("junit", &read(junit)),
     ] {
         assert!(text.contains(set_variable), "{what}: {text}");
         assert!(text.contains("*::set-output name=x::1"), "{what}: {text}");
