@@ -483,6 +483,9 @@ fn usage_errors_name_the_value() {
     let bad_role = run(&["doctor", "--aws", "--role-arn", "arn:aws:iam::1234:role/x"]);
     assert_eq!(bad_role.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_role.stderr).contains("12-digit"));
+    let bad_policy = run(&["doctor", "--aws", "--fail-on", "none,lag"]);
+    assert_eq!(bad_policy.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_policy.stderr).contains("cannot be combined"));
     let dir = tempfile::tempdir().unwrap();
     let bad_file = dir.path().join("validate.json");
     std::fs::write(&bad_file, "{\"results\": [}").unwrap();
