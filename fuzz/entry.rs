@@ -16,7 +16,7 @@ use sentinel_kms::client::response::{parse_error, parse_success};
 use sentinel_kms::diagnose::diagnose;
 use sentinel_kms::duration::{human, parse_dotnet, parse_kql, to_kql};
 use sentinel_kms::report::outcome::FailOn;
-use sentinel_kms::report::{self, Run};
+use sentinel_kms::report::{self, Run, Subject};
 use sentinel_kms::verdict::Status;
 use sentinel_kms::workspaces::Workspace;
 
@@ -128,6 +128,7 @@ pub fn response(data: &[u8]) {
         name: None,
     }];
     let run = Run {
+        subject: Subject::Workspaces,
         checks,
         skipped: &[],
         workspaces: &workspaces,

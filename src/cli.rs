@@ -212,13 +212,27 @@ pub struct ValidateArgs {
 /// Outputs and policy for scheduled runs in a pipeline.
 #[derive(Debug, Args)]
 pub struct PipelineArgs {
-    /// Also write the verdicts as JUnit XML (a test case per verdict, a suite per workspace),
-    /// for Azure Pipelines' PublishTestResults@2 or any JUnit reader.
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+
+    /// Check only shard I of N of the workspaces (1-based, e.g. `2/4`), for a pipeline matrix:
+    /// the N shards together cover every workspace exactly once.
+    #[arg(long, value_name = "I/N", value_parser = crate::workspaces::Shard::parse)]
+    pub shard: Option<crate::workspaces::Shard>,
+}
+
+/// The result files, the CI system's logging commands and the failure policy, as `validate` and
+/// `doctor` deliver their verdicts.
+#[derive(Debug, Args)]
+pub struct DeliveryArgs {
+    /// Also write the verdicts as JUnit XML (a test case per verdict, a suite per workspace or,
+    /// for `doctor`, per AWS account), for Azure Pipelines' PublishTestResults@2 or any JUnit
+    /// reader.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
-    /// Also write a Markdown report (status per workspace, diagnoses, what to fix), for the
-    /// run's summary page.
+    /// Also write a Markdown report (status per workspace or AWS account, diagnoses, what to
+    /// fix), for the run's summary page.
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
 
@@ -228,15 +242,19 @@ pub struct PipelineArgs {
     pub ci: crate::report::ci::CiChoice,
 
     /// Which verdicts fail the run (exit 1), comma-separated: `no-data`, `lag` (past its
-    /// failure level), `warning` (lag below it, quiet groups), or `none`. Whatever is chosen, a
-    /// run that could not evaluate everything exits 3 (1 when something also failed).
+    /// failure level), `warning` (lag below it, quiet groups; every `lag` of `doctor`), or
+    /// `none`. Whatever is chosen, a run that could not evaluate everything exits 3 (1 when
+    /// something also failed).
     #[arg(long, value_enum, value_name = "LIST", value_delimiter = ',', default_values_t = crate::report::outcome::FailOnItem::DEFAULT)]
     pub fail_on: Vec<crate::report::outcome::FailOnItem>,
+}
 
-    /// Check only shard I of N of the workspaces (1-based, e.g. `2/4`), for a pipeline matrix:
-    /// the N shards together cover every workspace exactly once.
-    #[arg(long, value_name = "I/N", value_parser = crate::workspaces::Shard::parse)]
-    pub shard: Option<crate::workspaces::Shard>,
+impl DeliveryArgs {
+    /// The failure policy `--fail-on` chooses.
+    pub fn fail_on(&self) -> crate::error::Result<crate::report::outcome::FailOn> {
+        crate::report::outcome::FailOn::from_items(&self.fail_on)
+            .map_err(crate::error::Error::usage)
+    }
 }
 
 fn parse_expected(text: &str) -> Result<String, String> {

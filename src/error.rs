@@ -73,6 +73,11 @@ pub enum Error {
     #[error("{0}")]
     Auth(String),
 
+    /// Nothing could be evaluated: the service did not answer the first question a command
+    /// asks (`doctor`: who it runs as).
+    #[error("could not evaluate: {0}")]
+    NotEvaluated(String),
+
     /// A result could not be written.
     #[error("could not write `{}`: {source}", path.display())]
     Write {
@@ -96,7 +101,7 @@ impl Error {
             // Credentials that cannot even be set up are a configuration problem; a token that
             // cannot be fetched later becomes an `error` verdict instead.
             Error::CheckFiles(_) | Error::Usage(_) | Error::Auth(_) => ExitCode::from(exit::USAGE),
-            Error::Write { .. } => ExitCode::from(exit::NOT_EVALUATED),
+            Error::NotEvaluated(_) | Error::Write { .. } => ExitCode::from(exit::NOT_EVALUATED),
         }
     }
 }

@@ -1,7 +1,6 @@
 //! `validate`: load the checks, run each in each workspace (bounded concurrency), classify the
 //! answers, and report. Ctrl-C stops the queries in flight and still reports what finished.
 
-use std::io::IsTerminal;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -17,8 +16,7 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::report::ci;
 use crate::report::deliver::{Delivery, deliver};
-use crate::report::outcome::FailOn;
-use crate::report::{Run, Skipped};
+use crate::report::{Run, Skipped, Subject};
 use crate::runner::{Plan, run_all};
 use crate::verdict::Verdict;
 use crate::workspaces::{self, Workspace};
@@ -36,7 +34,7 @@ pub async fn run(args: ValidateArgs) -> Result<u8> {
         ));
     }
     let pipeline = &args.pipeline;
-    let fail_on = FailOn::from_items(&pipeline.fail_on).map_err(Error::usage)?;
+    let fail_on = pipeline.delivery.fail_on()?;
     let workspaces = match pipeline.shard {
         Some(shard) => shard.select(&all_workspaces),
         None => all_workspaces,
@@ -56,8 +54,8 @@ pub async fn run(args: ValidateArgs) -> Result<u8> {
     fail_on.apply(&mut verdicts);
 
     let environment = ProcessEnvironment;
-    let protect = ci::protects(pipeline.ci, &environment);
-    let workspaces = if protect {
+    let delivery = Delivery::new(args.format, &pipeline.delivery, &environment);
+    let workspaces = if delivery.protect {
         verdicts.iter_mut().for_each(ci::neutralise::verdict);
         diagnoses.iter_mut().for_each(ci::neutralise::diagnosis);
         neutralised_names(workspaces)
@@ -65,6 +63,7 @@ pub async fn run(args: ValidateArgs) -> Result<u8> {
         workspaces
     };
     let run = Run {
+        subject: Subject::Workspaces,
         checks: &checks,
         skipped: &skipped,
         workspaces: &workspaces,
@@ -75,15 +74,6 @@ pub async fn run(args: ValidateArgs) -> Result<u8> {
         interrupted,
         fail_on,
         shard: pipeline.shard,
-    };
-    let delivery = Delivery {
-        format: args.format,
-        colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-        junit: pipeline.junit.as_deref(),
-        summary: pipeline.summary.as_deref(),
-        agent: ci::Agent::resolve(pipeline.ci, &environment),
-        protect,
-        env: &environment,
     };
     deliver(&run, &delivery)
 }

@@ -8,93 +8,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use common::aws::{ACCOUNT, BUCKET, CHECKS, LocalAws, MEMBER, QUEUE, ROLE};
 use serde_json::Value;
 
-const ACCOUNT: &str = "111122223333";
-const MEMBER: &str = "444455556666";
-const ROLE: &str = "arn:aws:iam::111122223333:role/OIDC_MicrosoftSentinelRole";
-const BUCKET: &str = "guardduty-findings-111122223333";
-const QUEUE: &str = "arn:aws:sqs:eu-west-1:111122223333:guardduty-findings-queue";
-
-struct LocalAws {
-    child: Child,
-    url: String,
-    dir: tempfile::TempDir,
-}
-
-impl LocalAws {
-    fn start(world: &str) -> LocalAws {
-        let dir = tempfile::tempdir().unwrap();
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/aws/standin.py");
-        let mut child = Command::new(common::python())
-            .arg(script)
-            .args(["--world", world, "--record"])
-            .arg(dir.path().join("operations.jsonl"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the local AWS starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("the local AWS prints READY");
-        let url = line
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| {
-                panic!("the local AWS did not start (moto[server] missing?): {line:?}")
-            })
-            .trim()
-            .to_string();
-        std::fs::write(dir.path().join("config"), "").unwrap();
-        LocalAws { child, url, dir }
-    }
-
-    /// Every operation the doctor asked, as the stand-in recorded it.
-    fn operations(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.dir.path().join("operations.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
-    }
-
-    fn doctor(&self, extra: &[&str]) -> Report {
-        let config = self.dir.path().join("config");
-        let output = Command::new(env!("CARGO_BIN_EXE_sentinel-kms"))
-            .args(["doctor", "--aws", "--role-arn", ROLE, "--format", "json"])
-            .args(extra)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("AWS_ENDPOINT_URL", &self.url)
-            .env("AWS_ACCESS_KEY_ID", "local")
-            .env("AWS_SECRET_ACCESS_KEY", "local")
-            .env("AWS_REGION", "eu-west-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", &config)
-            .env("AWS_SHARED_CREDENTIALS_FILE", &config)
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("the binary runs");
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        let json = serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}\nstderr:\n{stderr}"));
-        Report {
-            code: output.status.code().unwrap_or(-1),
-            json,
-        }
-    }
-}
-
-impl Drop for LocalAws {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// `doctor --aws --role-arn ROLE --format json` with `extra`.
+fn doctor(aws: &LocalAws, extra: &[&str]) -> Report {
+    let run = aws.doctor(&[&["--format", "json"][..], extra].concat(), &[]);
+    Report {
+        code: run.code,
+        json: run.json(),
     }
 }
 
@@ -154,7 +78,7 @@ fn statement_in(text: &str, needle: &str) -> Value {
 #[test]
 fn a_healthy_world_passes_every_check_with_read_only_calls() {
     let aws = LocalAws::start("healthy");
-    let report = aws.doctor(&[]);
+    let report = doctor(&aws, &[]);
     assert_eq!(report.troubles(), Vec::<String>::new());
     assert_eq!(report.code, 0);
     let checks: Vec<&str> = report
@@ -162,23 +86,7 @@ fn a_healthy_world_passes_every_check_with_read_only_calls() {
         .iter()
         .map(|r| r["check"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        checks,
-        [
-            "aws-connector-trust",
-            "aws-export-destination",
-            "aws-export-key",
-            "aws-key-policy-guardduty",
-            "aws-key-policy-role",
-            "aws-connector-permissions",
-            "aws-policy-simulation",
-            "aws-bucket-encryption",
-            "aws-bucket-notification",
-            "aws-queue",
-            "aws-queue-depth",
-            "aws-export-object",
-        ]
-    );
+    assert_eq!(checks, CHECKS);
     assert_eq!(report.json["aws"]["account"], ACCOUNT);
     assert_eq!(report.json["aws"]["regions"][0], "eu-west-1");
     let key_role = report
@@ -273,7 +181,7 @@ fn a_healthy_world_passes_every_check_with_read_only_calls() {
 #[test]
 fn a_key_policy_without_the_role_is_denied_and_the_remedy_is_the_statement_to_add() {
     let aws = LocalAws::start("key-policy-without-role");
-    let report = aws.doctor(&[]);
+    let report = doctor(&aws, &[]);
     assert_eq!(
         report.troubles(),
         [
@@ -324,7 +232,7 @@ fn a_key_policy_without_the_role_is_denied_and_the_remedy_is_the_statement_to_ad
 #[test]
 fn a_key_in_another_region_than_the_bucket_is_named_with_a_key_to_create_there() {
     let aws = LocalAws::start("key-wrong-region");
-    let report = aws.doctor(&[]);
+    let report = doctor(&aws, &[]);
     assert_eq!(
         report.troubles(),
         ["aws-export-key no_data key_region_mismatch 111122223333/eu-west-1"]
@@ -361,7 +269,7 @@ fn a_key_in_another_region_than_the_bucket_is_named_with_a_key_to_create_there()
 #[test]
 fn a_notification_prefix_of_one_account_misses_the_others_folder() {
     let aws = LocalAws::start("notification-one-account");
-    let report = aws.doctor(&[]);
+    let report = doctor(&aws, &[]);
     assert_eq!(
         report.troubles(),
         [format!(
@@ -402,7 +310,7 @@ fn a_notification_prefix_of_one_account_misses_the_others_folder() {
 #[test]
 fn a_queue_policy_without_s3_refuses_the_notifications() {
     let aws = LocalAws::start("queue-policy-without-s3");
-    let report = aws.doctor(&[]);
+    let report = doctor(&aws, &[]);
     assert_eq!(
         report.troubles(),
         ["aws-queue no_data queue_policy_refuses_s3 111122223333/eu-west-1"]
@@ -439,7 +347,7 @@ fn a_queue_policy_without_s3_refuses_the_notifications() {
 #[test]
 fn a_trust_policy_pinned_to_the_old_session_prefix_gets_both_prefixes() {
     let aws = LocalAws::start("trust-pinned-old-prefix");
-    let report = aws.doctor(&[]);
+    let report = doctor(&aws, &[]);
     assert_eq!(
         report.troubles(),
         ["aws-connector-trust no_data trust_session_name_pinned"]
@@ -485,7 +393,7 @@ fn a_validate_result_is_correlated_with_the_aws_side_cause_per_region() {
     let aws = LocalAws::start("healthy");
     let file = aws.dir.path().join("validate.json");
     std::fs::write(&file, &validate.stdout).unwrap();
-    let report = aws.doctor(&["--validate-result", file.to_str().unwrap()]);
+    let report = doctor(&aws, &["--validate-result", file.to_str().unwrap()]);
     assert_eq!(
         report.json["aws"]["regions"],
         serde_json::json!(["eu-west-1", "us-east-1"])
@@ -575,6 +483,9 @@ fn usage_errors_name_the_value() {
     let bad_role = run(&["doctor", "--aws", "--role-arn", "arn:aws:iam::1234:role/x"]);
     assert_eq!(bad_role.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_role.stderr).contains("12-digit"));
+    let bad_policy = run(&["doctor", "--aws", "--fail-on", "none,lag"]);
+    assert_eq!(bad_policy.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_policy.stderr).contains("cannot be combined"));
     let dir = tempfile::tempdir().unwrap();
     let bad_file = dir.path().join("validate.json");
     std::fs::write(&bad_file, "{\"results\": [}").unwrap();

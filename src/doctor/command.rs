@@ -1,7 +1,6 @@
 //! The `doctor` subcommand: read the AWS side, judge it, correlate it with a `validate` result,
 //! and report in `validate`'s formats.
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use chrono::Utc;
@@ -9,9 +8,12 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use crate::arn::{RoleArn, SqsQueueArn};
-use crate::cli::Format;
-use crate::error::{Error, Result, exit};
-use crate::report::{self, Run};
+use crate::cli::{DeliveryArgs, Format};
+use crate::client::auth::ProcessEnvironment;
+use crate::error::{Error, Result};
+use crate::report::ci::neutralise;
+use crate::report::deliver::{Delivery, deliver};
+use crate::report::{Run, Subject};
 
 use super::aws::{self, Scope};
 use super::checks::{self, Settings};
@@ -59,6 +61,9 @@ pub struct DoctorArgs {
 
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
 }
 
 fn parse_role(text: &str) -> std::result::Result<RoleArn, String> {
@@ -103,6 +108,7 @@ pub async fn run(args: DoctorArgs) -> Result<u8> {
             "say which side to check: `sentinel-kms doctor --aws`",
         ));
     }
+    let fail_on = args.delivery.fail_on()?;
     let validate = match &args.validate_result {
         Some(path) => Some(ValidateResult::load(path)?),
         None => None,
@@ -144,11 +150,10 @@ pub async fn run(args: DoctorArgs) -> Result<u8> {
             )));
         }
         Err(failure) => {
-            eprintln!(
-                "error: could not evaluate: cannot tell who the doctor runs as: {}",
+            return Err(Error::NotEvaluated(format!(
+                "cannot tell who the doctor runs as: {}",
                 failure.describe()
-            );
-            return Ok(exit::NOT_EVALUATED);
+            )));
         }
     };
     let settings = Settings {
@@ -158,16 +163,27 @@ pub async fn run(args: DoctorArgs) -> Result<u8> {
             .unwrap_or_default(),
         today: Some(Utc::now().date_naive()),
     };
-    let verdicts = checks::judge(&facts, &settings);
-    let diagnoses = validate
+    let mut verdicts = checks::judge(&facts, &settings);
+    let mut diagnoses = validate
         .as_ref()
         .map(|v| correlate(v, &verdicts))
         .unwrap_or_default();
+    fail_on.apply(&mut verdicts);
+
+    let environment = ProcessEnvironment;
+    let mut delivery = Delivery::new(args.format, &args.delivery, &environment);
+    // Policies, names and error messages come from AWS, and a validate result's values from a
+    // workspace: in or for a CI system they are neutralised like `validate`'s.
+    if delivery.protect {
+        verdicts.iter_mut().for_each(neutralise::verdict);
+        diagnoses.iter_mut().for_each(neutralise::diagnosis);
+    }
     let workspaces = vec![crate::workspaces::Workspace {
         id: facts.caller.account.clone(),
         name: None,
     }];
     let run = Run {
+        subject: Subject::AwsAccount,
         checks: &[],
         skipped: &[],
         workspaces: &workspaces,
@@ -176,33 +192,34 @@ pub async fn run(args: DoctorArgs) -> Result<u8> {
         started_at,
         finished_at: Utc::now(),
         interrupted: false,
-        fail_on: crate::report::outcome::FailOn::default(),
+        fail_on,
         shard: None,
     };
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut text = report::render(args.format, &run, colour);
-    if args.format == Format::Json {
-        text = json_document(&text, &facts.caller, &scope, validate.as_ref(), &args);
-    }
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(|source| Error::Write {
-            path: "standard output".into(),
-            source,
-        })?;
-    Ok(report::exit_code(&run))
+    let protect = delivery.protect;
+    let transform = |rendered: String| {
+        json_document(
+            &rendered,
+            &facts.caller,
+            &scope,
+            validate.as_ref(),
+            &args,
+            protect,
+        )
+    };
+    delivery.json_transform = Some(&transform);
+    deliver(&run, &delivery)
 }
 
 /// `validate`'s JSON document, with the doctor's own checks and an `aws` section: which
-/// account and regions were read, as whom, for which role.
+/// account and regions were read, as whom, for which role. With `protect`, the values that
+/// come from AWS, a validate result or the command line are neutralised like the verdicts'.
 fn json_document(
     rendered: &str,
     caller: &super::facts::Caller,
     scope: &Scope,
     validate: Option<&ValidateResult>,
     args: &DoctorArgs,
+    protect: bool,
 ) -> String {
     let mut document: Value = serde_json::from_str(rendered).expect("the report is JSON");
     document["checks"] = Value::Array(
@@ -223,6 +240,10 @@ fn json_document(
         "object_probe": scope.object_probe,
         "validate_result": args.validate_result.as_ref().map(|p| p.display().to_string()),
     });
+    if protect {
+        neutralise::json(&mut document["workspaces"]);
+        neutralise::json(&mut document["aws"]);
+    }
     if let Some(results) = document["results"].as_array_mut() {
         for result in results {
             if let Some(map) = result.as_object_mut() {

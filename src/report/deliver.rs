@@ -3,12 +3,12 @@
 //! last line. Files are written whole or not at all; a file that cannot be written is reported
 //! after everything else has been delivered, and the run exits 3.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use super::ci::{self, Agent, neutralise};
 use super::{Run, junit, markdown};
-use crate::cli::Format;
+use crate::cli::{DeliveryArgs, Format};
 use crate::client::auth::Environment;
 use crate::error::{Error, Result};
 use crate::output::write_file;
@@ -27,6 +27,26 @@ pub struct Delivery<'a> {
     /// Whether outputs pass through [`neutralise::text`] (in, or for, a CI system).
     pub protect: bool,
     pub env: &'a dyn Environment,
+    /// Rewrites the JSON report before it is filtered and printed (`doctor` adds sections of
+    /// its own); the other outputs are rendered from the run alone.
+    pub json_transform: Option<&'a dyn Fn(String) -> String>,
+}
+
+impl<'a> Delivery<'a> {
+    /// The delivery the command line asks for: colour on a terminal unless NO_COLOR is set, the
+    /// CI system `--ci` resolves to, and protection in or for a CI system.
+    pub fn new(format: Format, args: &'a DeliveryArgs, env: &'a dyn Environment) -> Self {
+        Delivery {
+            format,
+            colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            junit: args.junit.as_deref(),
+            summary: args.summary.as_deref(),
+            agent: Agent::resolve(args.ci, env),
+            protect: ci::protects(args.ci, env),
+            env,
+            json_transform: None,
+        }
+    }
 }
 
 /// Writes every output of `run` and returns its exit code.
@@ -52,7 +72,11 @@ pub fn deliver(run: &Run<'_>, delivery: &Delivery<'_>) -> Result<u8> {
         }
     }
 
-    let report = filter(super::render(delivery.format, run, delivery.colour));
+    let mut report = super::render(delivery.format, run, delivery.colour);
+    if let (Format::Json, Some(transform)) = (delivery.format, delivery.json_transform) {
+        report = transform(report);
+    }
+    let report = filter(report);
     let mut commands = Vec::new();
     if let Some(agent) = delivery.agent {
         commands = ci::issues(agent, run);

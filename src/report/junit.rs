@@ -7,6 +7,8 @@
 //!   message in `system-out`.
 //! - A case is named `workspace: check account/region`, stable from run to run so test history
 //!   follows it; its class name is the check file. Times are seconds: a case's is its query's.
+//! - A `doctor` report has a suite per AWS account (its `workspace_id` property is then
+//!   `aws_account`); its checks are not files, so a case's class name is the check's id.
 //! - A report always holds at least one case: the readers drop a file without any.
 
 use std::time::Duration;
@@ -14,12 +16,12 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::outcome::Outcome;
-use super::{Run, Skipped};
+use super::{Run, Skipped, Subject};
 use crate::verdict::Verdict;
 use crate::workspaces::Workspace;
 
 pub fn render(run: &Run<'_>) -> String {
-    let mut report = Report::new("sentinel-kms");
+    let mut report = Report::new(run.subject.title());
     report.set_timestamp(run.started_at).set_time(run_time(run));
     for workspace in run.workspaces {
         report.add_test_suite(workspace_suite(run, workspace));
@@ -33,7 +35,11 @@ pub fn render(run: &Run<'_>) -> String {
 fn workspace_suite(run: &Run<'_>, workspace: &Workspace) -> TestSuite {
     let mut suite = TestSuite::new(workspace.label());
     suite.set_timestamp(run.started_at).set_time(run_time(run));
-    suite.add_property(("workspace_id", workspace.id.as_str()));
+    let id_property = match run.subject {
+        Subject::Workspaces => "workspace_id",
+        Subject::AwsAccount => "aws_account",
+    };
+    suite.add_property((id_property, workspace.id.as_str()));
     if let Some(name) = &workspace.name {
         suite.add_property(("workspace_name", name.as_str()));
     }
@@ -67,7 +73,11 @@ fn verdict_case(run: &Run<'_>, workspace: &Workspace, verdict: &Verdict) -> Test
         }
     };
     let mut case = TestCase::new(case_name(workspace, &verdict.check, verdict), status);
-    case.set_classname(verdict.check_file.as_str());
+    case.set_classname(if verdict.check_file.is_empty() {
+        verdict.check.as_str()
+    } else {
+        verdict.check_file.as_str()
+    });
     if let Some(elapsed) = verdict.elapsed {
         case.set_time(elapsed);
     }
@@ -152,9 +162,10 @@ fn details(run: &Run<'_>, verdict: &Verdict) -> String {
         verdict.reason,
         format!("{:?}", verdict.severity).to_lowercase()
     ));
+    let noun = run.subject.noun();
     lines.push(match run.name(&verdict.workspace) {
-        Some(name) => format!("workspace: {name} ({})", verdict.workspace),
-        None => format!("workspace: {}", verdict.workspace),
+        Some(name) => format!("{noun}: {name} ({})", verdict.workspace),
+        None => format!("{noun}: {}", verdict.workspace),
     });
     if let Some(last_seen) = verdict.last_seen {
         lines.push(format!("last seen: {}", last_seen.to_rfc3339()));

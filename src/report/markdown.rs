@@ -40,7 +40,8 @@ fn pieces(run: &Run<'_>) -> Vec<String> {
         if run.workspaces.len() > 1 {
             let _ = writeln!(
                 piece,
-                "Workspace: {}\n",
+                "{}: {}\n",
+                run.subject.heading(),
                 escape(run.label(&diagnosis.workspace))
             );
         }
@@ -89,8 +90,8 @@ fn heading(run: &Run<'_>) -> String {
     };
     let mut facts = vec![
         format!("exit {code}"),
-        format!("{} workspaces", run.workspaces.len()),
-        format!("{} checks", run.checks.len()),
+        format!("{} {}s", run.workspaces.len(), run.subject.noun()),
+        format!("{} checks", run.check_count()),
         format!("fail on {}", run.fail_on.describe()),
     ];
     if let Some(shard) = run.shard {
@@ -104,13 +105,18 @@ fn heading(run: &Run<'_>) -> String {
     if run.interrupted {
         facts.push("interrupted before every check finished".into());
     }
-    format!("## sentinel-kms: {result}\n\n{}\n\n", facts.join(" · "))
+    format!(
+        "## {}: {result}\n\n{}\n\n",
+        run.subject.title(),
+        facts.join(" · ")
+    )
 }
 
 fn status_table(run: &Run<'_>) -> String {
-    let mut table = String::from(
-        "| Workspace | Result | Healthy | Warnings | Failed | Could not evaluate |\n\
+    let mut table = format!(
+        "| {} | Result | Healthy | Warnings | Failed | Could not evaluate |\n\
          | --- | --- | ---: | ---: | ---: | ---: |\n",
+        run.subject.heading()
     );
     for workspace in run.workspaces {
         let verdicts: Vec<&Verdict> = run
@@ -175,11 +181,11 @@ fn not_healthy(run: &Run<'_>) -> Vec<String> {
     if rows.is_empty() {
         return rows;
     }
-    let mut pieces = vec![
-        "### Not healthy\n\n| Result | Workspace | Check | Account / region | Finding |\n\
-         | --- | --- | --- | --- | --- |\n"
-            .to_string(),
-    ];
+    let mut pieces = vec![format!(
+        "### Not healthy\n\n| Result | {} | Check | Account / region | Finding |\n\
+         | --- | --- | --- | --- | --- |\n",
+        run.subject.heading()
+    )];
     pieces.extend(rows);
     pieces.push("\n".into());
     pieces
@@ -293,6 +299,7 @@ mod tests {
             .collect();
         let now = chrono::Utc::now();
         let run = Run {
+            subject: crate::report::Subject::Workspaces,
             checks: &checks,
             skipped: &[],
             workspaces: &workspaces,

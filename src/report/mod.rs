@@ -17,9 +17,12 @@ use crate::diagnose::Diagnosis;
 use crate::verdict::{Summary, Verdict};
 use crate::workspaces::{Shard, Workspace};
 
-/// Everything a report says about one `validate` run.
+/// Everything a report says about one `validate` or `doctor` run.
 #[derive(Debug)]
 pub struct Run<'a> {
+    /// What the run checked, and so what its `workspaces` are.
+    pub subject: Subject,
+    /// The catalog's checks the run used; empty for `doctor`, whose checks are not files.
     pub checks: &'a [Check],
     /// Checks of the catalog this run left out, reported as skipped.
     pub skipped: &'a [Skipped],
@@ -35,6 +38,40 @@ pub struct Run<'a> {
     pub shard: Option<Shard>,
 }
 
+/// What a run checked: Log Analytics workspaces (`validate`), or the AWS account `doctor` read,
+/// which then stands where a workspace would (in `workspaces` and each verdict's `workspace`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Workspaces,
+    AwsAccount,
+}
+
+impl Subject {
+    /// The command, as report headings name it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Subject::Workspaces => "sentinel-kms",
+            Subject::AwsAccount => "sentinel-kms doctor",
+        }
+    }
+
+    /// What one of the run's `workspaces` is, in running text.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Subject::Workspaces => "workspace",
+            Subject::AwsAccount => "AWS account",
+        }
+    }
+
+    /// What one of the run's `workspaces` is, as a column heading.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Subject::Workspaces => "Workspace",
+            Subject::AwsAccount => "AWS account",
+        }
+    }
+}
+
 /// A check of the catalog that a run left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
@@ -47,6 +84,17 @@ pub struct Skipped {
 impl Run<'_> {
     pub fn summary(&self) -> Summary {
         Summary::of(self.verdicts)
+    }
+
+    /// How many checks ran: the catalog's, or, for `doctor`, those that gave a verdict.
+    pub fn check_count(&self) -> usize {
+        if !self.checks.is_empty() {
+            return self.checks.len();
+        }
+        let mut ids: Vec<&str> = self.verdicts.iter().map(|v| v.check.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
     }
 
     /// The name a workspace is shown by: its display name, else its ID.

@@ -9,7 +9,9 @@ boto3, talking to moto directly so that seeding is never recorded.
 
 Usage: standin.py --world NAME --record FILE   (prints "READY http://127.0.0.1:PORT")
 Worlds: healthy, key-policy-without-role, key-wrong-region, notification-one-account,
-queue-policy-without-s3, trust-pinned-old-prefix.
+queue-policy-without-s3, trust-pinned-old-prefix, and hostile-key-policy-sid: the key policy
+without the role, its account statement's Sid (free text in a key policy, written by whoever
+may put the key policy) holding an Azure Pipelines logging command.
 """
 
 import argparse
@@ -48,13 +50,17 @@ WORLDS = [
     "notification-one-account",
     "queue-policy-without-s3",
     "trust-pinned-old-prefix",
+    "hostile-key-policy-sid",
 ]
+# The worlds whose key policy and IAM policies leave the role out.
+WITHOUT_ROLE = ("key-policy-without-role", "hostile-key-policy-sid")
+HOSTILE_SID = "EnableIamPolicies ##vso[task.setvariable variable=x]1"
 
 
-def key_policy(key_account, include_role):
+def key_policy(key_account, include_role, account_sid="EnableIamPolicies"):
     statements = [
         {
-            "Sid": "EnableIamPolicies",
+            "Sid": account_sid,
             "Effect": "Allow",
             "Principal": {"AWS": f"arn:aws:iam::{key_account}:root"},
             "Action": "kms:*",
@@ -102,7 +108,11 @@ def seed(world, moto_url):
     key = kms.create_key(
         Description="GuardDuty findings export",
         KeyUsage="ENCRYPT_DECRYPT",
-        Policy=json.dumps(key_policy(ACCOUNT, world != "key-policy-without-role")),
+        Policy=json.dumps(key_policy(
+            ACCOUNT,
+            world not in WITHOUT_ROLE,
+            HOSTILE_SID if world == "hostile-key-policy-sid" else "EnableIamPolicies",
+        )),
     )["KeyMetadata"]
     key_arn = key["Arn"]
 
@@ -224,7 +234,7 @@ def seed(world, moto_url):
                     "sqs:GetQueueUrl"],
          "Resource": queue_arn},
     ]
-    if world != "key-policy-without-role":
+    if world not in WITHOUT_ROLE:
         read.append({"Sid": "DecryptExport", "Effect": "Allow",
                      "Action": ["kms:Decrypt", "kms:DescribeKey"], "Resource": key_arn})
     iam.put_role_policy(
@@ -237,7 +247,7 @@ def seed(world, moto_url):
         Enable=True, FindingPublishingFrequency="FIFTEEN_MINUTES"
     )["DetectorId"]
     denied = (
-        {"kms:Decrypt", "kms:DescribeKey"} if world == "key-policy-without-role" else set()
+        {"kms:Decrypt", "kms:DescribeKey"} if world in WITHOUT_ROLE else set()
     )
     return {
         "destinations": {

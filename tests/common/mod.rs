@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+#[cfg(feature = "aws")]
+pub mod aws;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -176,7 +179,6 @@ pub fn sentinel_kms(args: &[&str]) -> RunResult {
 }
 
 pub fn sentinel_kms_env(args: &[&str], env: &[(&str, &str)]) -> RunResult {
-    let started = Instant::now();
     let mut command = Command::new(env!("CARGO_BIN_EXE_sentinel-kms"));
     command
         .args(args)
@@ -189,6 +191,12 @@ pub fn sentinel_kms_env(args: &[&str], env: &[(&str, &str)]) -> RunResult {
         .env_remove("AGENT_TEMPDIRECTORY")
         .env_remove("SENTINEL_KMS_CI")
         .env("NO_COLOR", "1");
+    run_command(&mut command, env)
+}
+
+/// Runs `command` with `env` added, to the end.
+pub fn run_command(command: &mut Command, env: &[(&str, &str)]) -> RunResult {
+    let started = Instant::now();
     for (name, value) in env {
         command.env(name, value);
     }

@@ -4,7 +4,7 @@
 use super::common::{LocalWorkspace, RunResult, WORKSPACE};
 use super::{agent_lines, validate_with};
 
-const COMPLETE: &str = "##vso[task.complete result=SucceededWithIssues;]";
+pub(super) const COMPLETE: &str = "##vso[task.complete result=SucceededWithIssues;]";
 
 /// The freshness check alone, in the one workspace the server holds.
 fn freshness(workspace: &LocalWorkspace, extra: &[&str], env: &[(&str, &str)]) -> RunResult {
@@ -16,14 +16,14 @@ fn freshness(workspace: &LocalWorkspace, extra: &[&str], env: &[(&str, &str)]) -
     validate_with(workspace, &args, env)
 }
 
-fn commands(text: &str) -> Vec<&str> {
+pub(super) fn commands(text: &str) -> Vec<&str> {
     agent_lines(text)
         .into_iter()
         .filter(|line| line.starts_with("##vso[") || line.trim_start().starts_with("::"))
         .collect()
 }
 
-fn last_line(text: &str) -> &str {
+pub(super) fn last_line(text: &str) -> &str {
     text.trim_end_matches('\n').lines().last().unwrap_or("")
 }
 

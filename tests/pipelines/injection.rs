@@ -2,25 +2,28 @@
 //! ARN and an error message holding `##vso[…]`, `##[…]` and `::…::` commands, line breaks
 //! included) reach every output of a CI run only neutralised.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::common::{LocalWorkspace, RunResult, WORKSPACE};
 use super::{agent_lines, read_junit, validate_with};
 
-/// The commands this tool itself writes; any other command line is an injection.
-const OUR_COMMANDS: [&str; 5] = [
+/// The commands this tool itself writes (a `doctor` annotation names no file); any other
+/// command line is an injection.
+pub(super) const OUR_COMMANDS: [&str; 7] = [
     "##vso[task.logissue type=",
     "##vso[task.uploadsummary]",
     "##vso[task.complete result=SucceededWithIssues;]",
     "::error file=",
     "::warning file=",
+    "::error title=",
+    "::warning title=",
 ];
 
 /// Fails if `text` holds a command that is not ours: `##vso[` or `##[` anywhere (any case) other
 /// than at the start of one of our lines, or a line starting `::` that is not ours.
-fn assert_no_injection(what: &str, text: &str) {
+pub(super) fn assert_no_injection(what: &str, text: &str) {
     for line in agent_lines(text) {
         let ours = OUR_COMMANDS.iter().any(|ours| line.starts_with(ours));
         let rest = if ours { &line[2..] } else { line };
@@ -37,7 +40,7 @@ fn assert_no_injection(what: &str, text: &str) {
 }
 
 /// Every string in a JSON document, keys included.
-fn strings(value: &Value, out: &mut Vec<String>) {
+pub(super) fn strings(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::String(text) => out.push(text.clone()),
         Value::Array(items) => items.iter().for_each(|item| strings(item, out)),
@@ -51,7 +54,7 @@ fn strings(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-fn read(path: &Path) -> String {
+pub(super) fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -60,13 +63,96 @@ fn run(workspace: &LocalWorkspace, extra: &[&str], env: &[(&str, &str)]) -> RunR
     validate_with(workspace, &args, env)
 }
 
+/// The runs of a hostile-values test: inside Azure Pipelines with `--junit` (the summary
+/// uploaded from the agent's folder), `--ci azure-devops --format json`, inside GitHub Actions
+/// with `--summary`, and `--ci none` inside Azure Pipelines.
+pub(super) struct CiRuns {
+    pub azure: RunResult,
+    pub azure_json: RunResult,
+    pub github: RunResult,
+    pub silenced: RunResult,
+    pub junit: PathBuf,
+    pub summary: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl CiRuns {
+    /// Makes the runs with `run(extra arguments, extra environment)` and fails if any output
+    /// holds a command that is not ours: stdout and stderr, the files, the uploaded and step
+    /// summaries, and the values readers decode (JSON strings, JUnit as junitparser reads it).
+    pub(super) fn new(run: impl Fn(&[&str], &[(&str, &str)]) -> RunResult) -> CiRuns {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name);
+        let (junit, summary, agent_temp) = (path("junit.xml"), path("summary.md"), path("agent"));
+        let step_summary = path("step-summary.md");
+        let azure = run(
+            &["--junit", junit.to_str().unwrap()],
+            &[
+                ("TF_BUILD", "True"),
+                ("AGENT_TEMPDIRECTORY", agent_temp.to_str().unwrap()),
+            ],
+        );
+        let azure_json = run(&["--format", "json", "--ci", "azure-devops"], &[]);
+        let github = run(
+            &["--summary", summary.to_str().unwrap()],
+            &[
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_STEP_SUMMARY", step_summary.to_str().unwrap()),
+            ],
+        );
+        let silenced = run(&["--ci", "none"], &[("TF_BUILD", "True")]);
+
+        let mut outputs: Vec<(String, String)> = vec![
+            ("azure stdout".into(), azure.stdout.clone()),
+            ("azure stderr".into(), azure.stderr.clone()),
+            ("azure JSON stdout".into(), azure_json.stdout.clone()),
+            ("azure JSON stderr".into(), azure_json.stderr.clone()),
+            ("github stdout".into(), github.stdout.clone()),
+            ("github stderr".into(), github.stderr.clone()),
+            ("--ci none stdout".into(), silenced.stdout.clone()),
+            ("--ci none stderr".into(), silenced.stderr.clone()),
+            ("junit file".into(), read(&junit)),
+            ("summary file".into(), read(&summary)),
+            ("step summary".into(), read(&step_summary)),
+        ];
+        let uploaded: Vec<_> = std::fs::read_dir(&agent_temp).unwrap().collect();
+        assert_eq!(uploaded.len(), 1, "one summary uploaded");
+        for entry in uploaded {
+            outputs.push(("uploaded summary".into(), read(&entry.unwrap().path())));
+        }
+        let mut decoded = Vec::new();
+        strings(&azure_json.json(), &mut decoded);
+        strings(&read_junit(&junit), &mut decoded);
+        outputs.extend(
+            decoded
+                .into_iter()
+                .map(|text| ("decoded value".into(), text)),
+        );
+        for (what, text) in &outputs {
+            assert_no_injection(what, text);
+        }
+        CiRuns {
+            azure,
+            azure_json,
+            github,
+            silenced,
+            junit,
+            summary,
+            _dir: dir,
+        }
+    }
+
+    /// Whether the run with `--ci none` wrote none of our commands.
+    pub(super) fn silenced_has_no_command(&self) -> bool {
+        !agent_lines(&self.silenced.stdout)
+            .iter()
+            .any(|line| OUR_COMMANDS.iter().any(|ours| line.starts_with(ours)))
+    }
+}
+
 #[test]
 fn hostile_values_reach_every_output_only_neutralised() {
     let workspace = LocalWorkspace::start("hostile");
-    let dir = tempfile::tempdir().unwrap();
-    let path = |name: &str| dir.path().join(name);
-    let (junit, summary, agent_temp) = (path("junit.xml"), path("summary.md"), path("agent"));
-    let step_summary = path("step-summary.md");
 
     // Outside any CI system the values come through as they are: the scenario carries them.
     let plain = run(&workspace, &[], &[]);
@@ -77,57 +163,17 @@ fn hostile_values_reach_every_output_only_neutralised() {
         plain.stdout
     );
 
-    let azure = run(
-        &workspace,
-        &["--junit", junit.to_str().unwrap()],
-        &[
-            ("TF_BUILD", "True"),
-            ("AGENT_TEMPDIRECTORY", agent_temp.to_str().unwrap()),
-        ],
-    );
+    let runs = CiRuns::new(|extra, env| run(&workspace, extra, env));
+    let CiRuns {
+        azure,
+        azure_json,
+        github,
+        silenced,
+        junit,
+        summary,
+        ..
+    } = &runs;
     assert_eq!(azure.code, 1, "{}", azure.stderr);
-    let azure_json = run(
-        &workspace,
-        &["--format", "json", "--ci", "azure-devops"],
-        &[],
-    );
-    let github = run(
-        &workspace,
-        &["--summary", summary.to_str().unwrap()],
-        &[
-            ("GITHUB_ACTIONS", "true"),
-            ("GITHUB_STEP_SUMMARY", step_summary.to_str().unwrap()),
-        ],
-    );
-    let silenced = run(&workspace, &["--ci", "none"], &[("TF_BUILD", "True")]);
-
-    let mut outputs: Vec<(String, String)> = vec![
-        ("azure stdout".into(), azure.stdout.clone()),
-        ("azure stderr".into(), azure.stderr.clone()),
-        ("azure JSON stdout".into(), azure_json.stdout.clone()),
-        ("azure JSON stderr".into(), azure_json.stderr.clone()),
-        ("github stdout".into(), github.stdout.clone()),
-        ("github stderr".into(), github.stderr.clone()),
-        ("--ci none stdout".into(), silenced.stdout.clone()),
-        ("junit file".into(), read(&junit)),
-        ("summary file".into(), read(&summary)),
-        ("step summary".into(), read(&step_summary)),
-    ];
-    for entry in std::fs::read_dir(&agent_temp).unwrap() {
-        outputs.push(("uploaded summary".into(), read(&entry.unwrap().path())));
-    }
-    // What readers decode: JSON strings, and the JUnit file as junitparser sees it.
-    let mut decoded = Vec::new();
-    strings(&azure_json.json(), &mut decoded);
-    strings(&read_junit(&junit), &mut decoded);
-    outputs.extend(
-        decoded
-            .into_iter()
-            .map(|text| ("decoded value".into(), text)),
-    );
-    for (what, text) in &outputs {
-        assert_no_injection(what, text);
-    }
 
     // The values are there, neutralised, in each output.
     let set_variable = "**vso[task.setvariable variable=x]1";
@@ -135,11 +181,12 @@ fn hostile_values_reach_every_output_only_neutralised() {
         ("azure", &azure.stdout),
         ("github", &github.stdout),
         ("silenced", &silenced.stdout),
+        ("junit", &read(junit)),
     ] {
         assert!(text.contains(set_variable), "{what}: {text}");
         assert!(text.contains("*::set-output name=x::1"), "{what}: {text}");
     }
-    assert!(read(&summary).contains("\\*\\*vso\\[task.setvariable variable=x\\]1"));
+    assert!(read(summary).contains("\\*\\*vso\\[task.setvariable variable=x\\]1"));
     let document = azure_json.json();
     let regions: Vec<&str> = document["results"]
         .as_array()
@@ -166,11 +213,5 @@ fn hostile_values_reach_every_output_only_neutralised() {
             .contains("444455556666/eu-west-9\\n*::set-output name=y::2\\n**[error]forged\\n")),
         "{issues:#?}"
     );
-    assert!(
-        !agent_lines(&silenced.stdout)
-            .iter()
-            .any(|line| OUR_COMMANDS.iter().any(|ours| line.starts_with(ours))),
-        "{}",
-        silenced.stdout
-    );
+    assert!(runs.silenced_has_no_command(), "{}", silenced.stdout);
 }

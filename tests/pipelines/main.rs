@@ -1,11 +1,14 @@
 //! Scheduled runs in a pipeline: JUnit read back by an independent parser, the failure policy
 //! and the CI logging commands, workspace values that try to issue commands, many workspaces
-//! and shards, and the pipeline templates against their schemas.
+//! and shards, the pipeline templates against their schemas, and `doctor --aws` delivered the
+//! same way.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod commands;
+#[cfg(feature = "aws")]
+mod doctor;
 mod injection;
 mod junit;
 mod schemas;

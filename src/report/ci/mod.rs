@@ -1,6 +1,7 @@
 //! CI systems: which one the run is in (`--ci`), and the logging commands that put its verdicts
-//! where people look: an issue per failure and warning pointing at the check file, the summary
-//! page, and, in Azure Pipelines, a "succeeded with issues" result when only warnings occurred.
+//! where people look: an issue per failure and warning pointing at the check file (a `doctor`
+//! check has none), the summary page, and, in Azure Pipelines, a "succeeded with issues" result
+//! when only warnings occurred.
 //!
 //! Logging commands are written to stdout after the report, and only in CI mode. Whatever the
 //! mode, a run inside a CI system (detected from its environment) has its workspace values
@@ -71,12 +72,14 @@ pub fn protects(choice: CiChoice, env: &dyn Environment) -> bool {
     Agent::resolve(choice, env).is_some() || Agent::detect(env).is_some()
 }
 
-/// Whether a command's stderr (logs, errors) must be filtered: `validate` in or for a CI
-/// system, any other command inside one.
+/// Whether a command's stderr (logs, errors) must be filtered: `validate` and `doctor` in or for
+/// a CI system, any other command inside one.
 pub fn protects_command(cli: &crate::cli::Cli) -> bool {
     let env = crate::client::auth::ProcessEnvironment;
     match &cli.command {
-        crate::cli::Command::Validate(args) => protects(args.pipeline.ci, &env),
+        crate::cli::Command::Validate(args) => protects(args.pipeline.delivery.ci, &env),
+        #[cfg(feature = "aws")]
+        crate::cli::Command::Doctor(args) => protects(args.delivery.ci, &env),
         _ => Agent::detect(&env).is_some(),
     }
 }
@@ -96,19 +99,42 @@ pub fn issues(agent: Agent, run: &Run<'_>) -> Vec<String> {
             let check = run.checks.iter().find(|c| c.id == verdict.check);
             let line = check.map_or(1, |check| source_line(check, &verdict.reason));
             let message = issue_message(run, verdict);
+            // The doctor's checks are code, not files: their issues point at no file.
+            let has_file = !verdict.check_file.is_empty();
             Some(match agent {
-                Agent::AzurePipelines => format!(
-                    "##vso[task.logissue type={kind};sourcepath={};linenumber={line};code={}]{}",
-                    neutralise::azure_property(&source_path(&verdict.check_file)),
-                    neutralise::azure_property(&verdict.reason),
-                    neutralise::azure_data(&message)
-                ),
-                Agent::GitHubActions => format!(
-                    "::{kind} file={},line={line},title={}::{}",
-                    neutralise::github_property(&verdict.check_file),
-                    neutralise::github_property(&format!("{} ({})", verdict.check, verdict.reason)),
-                    neutralise::github_data(&message)
-                ),
+                Agent::AzurePipelines => {
+                    let source = if has_file {
+                        format!(
+                            "sourcepath={};linenumber={line};",
+                            neutralise::azure_property(&source_path(&verdict.check_file))
+                        )
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "##vso[task.logissue type={kind};{source}code={}]{}",
+                        neutralise::azure_property(&verdict.reason),
+                        neutralise::azure_data(&message)
+                    )
+                }
+                Agent::GitHubActions => {
+                    let source = if has_file {
+                        format!(
+                            "file={},line={line},",
+                            neutralise::github_property(&verdict.check_file)
+                        )
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "::{kind} {source}title={}::{}",
+                        neutralise::github_property(&format!(
+                            "{} ({})",
+                            verdict.check, verdict.reason
+                        )),
+                        neutralise::github_data(&message)
+                    )
+                }
             })
         })
         .collect()

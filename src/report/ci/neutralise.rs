@@ -124,7 +124,8 @@ fn evidence(map: &mut serde_json::Map<String, Value>) {
     }
 }
 
-fn json(item: &mut Value) {
+/// Neutralises every string in a JSON value, object keys included.
+pub fn json(item: &mut Value) {
     match item {
         Value::String(text) => *text = value(text),
         Value::Array(items) => items.iter_mut().for_each(json),
