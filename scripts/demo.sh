@@ -9,7 +9,7 @@ scenario="${1:-region-stopped}"
 shift || true
 workspace_id="00000000-0000-0000-0000-000000000001"
 
-cargo build --quiet
+cargo build
 log="$(mktemp)"
 "$VENV/bin/python" tests/workspace/server.py --scenario "$scenario" --port 0 \
   --workspace "$workspace_id" --token demo-token >"$log" 2>/dev/null &

@@ -245,7 +245,13 @@ pub struct DeliveryArgs {
     /// failure level), `warning` (lag below it, quiet groups; every `lag` of `doctor`), or
     /// `none`. Whatever is chosen, a run that could not evaluate everything exits 3 (1 when
     /// something also failed).
-    #[arg(long, value_enum, value_name = "LIST", value_delimiter = ',', default_values_t = crate::report::outcome::FailOnItem::DEFAULT)]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "no-data,lag"
+    )]
     pub fail_on: Vec<crate::report::outcome::FailOnItem>,
 }
 

@@ -1,3 +1,4 @@
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -44,8 +45,11 @@ fn init_logging(verbose: u8, quiet: bool, protect: bool) {
     };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("sentinel_kms={level},warn")));
+    // Colour only when a person reads stderr on a terminal, and never with NO_COLOR.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_target(false);
     if protect {
         logs.with_writer(|| neutralise::LineFilter::new(std::io::stderr()))

@@ -38,7 +38,7 @@ use crate::classify::classify;
 use crate::client::combine::{self, Combined};
 use crate::client::{LogsClient, QueryFailure, QueryResult};
 use crate::progress::Progress;
-use crate::verdict::Verdict;
+use crate::verdict::{Status, Verdict};
 
 /// How a run spreads its checks over requests.
 #[derive(Debug, Clone, Copy)]
@@ -422,10 +422,16 @@ impl<'a> Runner<'a> {
     ) -> Vec<Verdict> {
         let check = &self.checks[check];
         let workspace = &self.workspaces[workspace];
-        if let Err(failure) = outcome {
-            tracing::warn!(check = %check.id, %workspace, "could not evaluate: {failure}");
-        }
         let mut verdicts = classify(check, workspace, outcome, Utc::now());
+        if let Err(failure) = outcome {
+            // A failure can be a verdict of its own (an unknown table is `table_missing`, no
+            // data): only one that leaves the check unevaluated is warned about.
+            if verdicts.iter().any(|v| v.status == Status::Error) {
+                tracing::warn!(check = %check.id, %workspace, "could not evaluate: {failure}");
+            } else {
+                tracing::info!(check = %check.id, %workspace, "answered with {failure}");
+            }
+        }
         // The time of the request that answered: a cross-workspace answer's is shared.
         verdicts.iter_mut().for_each(|v| v.elapsed = Some(took));
         verdicts

@@ -112,19 +112,13 @@ fn validator(file: &str, draft: jsonschema::Draft) -> jsonschema::Validator {
         .unwrap()
 }
 
-/// What ARM hands the API: `[[` at the start of a string is a literal `[`.
+/// What ARM hands the API: a string that starts with `[[` and ends with `]` loses one `[`.
 fn unescaped(value: &Value) -> Value {
     match value {
-        Value::String(text) => Value::String(text.strip_prefix('[').map_or_else(
-            || text.clone(),
-            |rest| {
-                if rest.starts_with('[') {
-                    rest.to_string()
-                } else {
-                    text.clone()
-                }
-            },
-        )),
+        Value::String(text) => Value::String(match text.strip_prefix('[') {
+            Some(rest) if rest.starts_with('[') && text.ends_with(']') => rest.to_string(),
+            _ => text.clone(),
+        }),
         Value::Array(items) => Value::Array(items.iter().map(unescaped).collect()),
         Value::Object(map) => {
             Value::Object(map.iter().map(|(k, v)| (k.clone(), unescaped(v))).collect())
@@ -409,7 +403,7 @@ fn strings_that_arm_would_evaluate_are_escaped() {
     let catalog = edited_catalog("health/connector-failures.kql", |text| {
         text.replace(
             "// title: The AWS S3 connector reports fetch failures",
-            "// title: [prod] The AWS S3 connector reports fetch failures",
+            "// title: [prod] The AWS S3 connector reports fetch failures [all]",
         )
     });
     let dir = tempfile::tempdir().unwrap();
@@ -423,13 +417,13 @@ fn strings_that_arm_would_evaluate_are_escaped() {
     let properties = &template["resources"][0]["properties"];
     assert_eq!(
         properties["displayName"],
-        "[[prod] The AWS S3 connector reports fetch failures"
+        "[[prod] The AWS S3 connector reports fetch failures [all]"
     );
     assert!(
         properties["query"]
             .as_str()
             .unwrap()
-            .starts_with("// [prod] The AWS S3 connector reports fetch failures"),
+            .starts_with("// [prod] The AWS S3 connector reports fetch failures [all]"),
         "a string that only contains a bracket later is left alone"
     );
 }

@@ -371,8 +371,7 @@ fn bad_paths_and_schemas_are_usage_errors() {
     let run = lint(&["no/such/folder"]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr
-            .contains("check folder `no/such/folder` does not exist"),
+        run.stderr.contains("`no/such/folder` does not exist"),
         "{}",
         run.stderr
     );

@@ -303,7 +303,7 @@ pub fn read_dir(root: &Path) -> Result<(Vec<Source>, Vec<CheckFileError>)> {
     let mut errors = Vec::new();
     if !root.exists() {
         return Err(Error::usage(format!(
-            "check folder `{}` does not exist",
+            "`{}` does not exist (give a check file or a folder of checks)",
             root.display()
         )));
     }

@@ -23,11 +23,12 @@ pub fn template(resources: Vec<Value>, workspace_description: &str) -> Value {
     })
 }
 
-/// ARM reads a string that starts with `[` as an expression; a literal one is written with the
-/// bracket doubled. Applied to every string below `value` (keys are never evaluated).
+/// ARM reads a string that starts with `[` and ends with `]` as an expression; a literal one is
+/// written with its first bracket doubled. A string that only starts with `[` is already literal
+/// (doubling it would make the `[[` part of the value). Applied to every string below `value` (keys are never evaluated).
 pub fn escape_expressions(value: &mut Value) {
     match value {
-        Value::String(text) if text.starts_with('[') => text.insert(0, '['),
+        Value::String(text) if text.starts_with('[') && text.ends_with(']') => text.insert(0, '['),
         Value::Array(items) => items.iter_mut().for_each(escape_expressions),
         Value::Object(map) => map.values_mut().for_each(escape_expressions),
         _ => {}
@@ -92,14 +93,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn strings_starting_with_a_bracket_are_doubled_everywhere() {
+    fn strings_arm_would_evaluate_are_doubled_everywhere() {
         let mut value = json!({
             "displayName": "[prod] GuardDuty stopped",
+            "alertName": "[prod] GuardDuty stopped [eu]",
             "query": "T | where x == '[a]'",
             "nested": [{"text": "[x]"}, 3, null],
         });
         escape_expressions(&mut value);
-        assert_eq!(value["displayName"], "[[prod] GuardDuty stopped");
+        assert_eq!(value["displayName"], "[prod] GuardDuty stopped");
+        assert_eq!(value["alertName"], "[[prod] GuardDuty stopped [eu]");
         assert_eq!(value["query"], "T | where x == '[a]'");
         assert_eq!(value["nested"][0]["text"], "[[x]");
     }

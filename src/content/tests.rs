@@ -80,7 +80,10 @@ fn an_events_rule_reads_through_a_fuzzy_union_and_alerts_on_new_arrivals_once() 
         )
     );
     let properties = &resource["properties"];
-    assert_eq!(properties["displayName"], "[[prod] Denied decrypts");
+    assert_eq!(
+        properties["displayName"], "[prod] Denied decrypts",
+        "only a string that also ends with `]` is an ARM expression"
+    );
     assert_eq!(properties["queryFrequency"], "PT1H");
     assert_eq!(properties["queryPeriod"], "P3D", "the check's lookback");
     assert_eq!(properties["severity"], "High");

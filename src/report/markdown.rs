@@ -90,8 +90,8 @@ fn heading(run: &Run<'_>) -> String {
     };
     let mut facts = vec![
         format!("exit {code}"),
-        format!("{} {}s", run.workspaces.len(), run.subject.noun()),
-        format!("{} checks", run.check_count()),
+        count(run.workspaces.len(), run.subject.noun()),
+        count(run.check_count(), "check"),
         format!("fail on {}", run.fail_on.describe()),
     ];
     if let Some(shard) = run.shard {
@@ -189,6 +189,15 @@ fn not_healthy(run: &Run<'_>) -> Vec<String> {
     pieces.extend(rows);
     pieces.push("\n".into());
     pieces
+}
+
+/// `1 check`, `2 checks`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// What to fix for each verdict that no diagnosis explains.

@@ -128,7 +128,7 @@ fn a_broken_world_reads_back_as_one_suite_per_account_with_the_failing_cases() {
     assert!(
         page.starts_with(
             "## sentinel-kms doctor: 1 failed, 1 warnings, 0 could not be evaluated, 10 healthy\n\n\
-             exit 1 · 1 AWS accounts · 12 checks · fail on no-data,lag · "
+             exit 1 · 1 AWS account · 12 checks · fail on no-data,lag · "
         ),
         "{page}"
     );
