@@ -83,7 +83,7 @@ impl Config {
                 path.display()
             ))
         })?;
-        let config: Config = toml::from_str(&text).map_err(|error| {
+        let mut config: Config = toml::from_str(&text).map_err(|error| {
             let line = error.span().map_or(0, |span| {
                 text[..span.start.min(text.len())].matches('\n').count() + 1
             });
@@ -101,14 +101,19 @@ impl Config {
                 ))
             })?;
         }
-        for workspace in &config.workspaces {
-            if uuid::Uuid::try_parse(&workspace.id).is_err() {
-                return Err(Error::usage(format!(
-                    "{}: workspace id `{}` is not a GUID (the Workspace ID on the workspace's \
-                     Overview page)",
-                    position(path, &text, &workspace.id),
-                    workspace.id
-                )));
+        for workspace in &mut config.workspaces {
+            match uuid::Uuid::try_parse(workspace.id.trim()) {
+                // One spelling for every ID (as `--workspace` writes it), so a workspace given
+                // both ways, braced or without hyphens, is still one workspace.
+                Ok(id) => workspace.id = id.hyphenated().to_string(),
+                Err(_) => {
+                    return Err(Error::usage(format!(
+                        "{}: workspace id `{}` is not a GUID (the Workspace ID on the workspace's \
+                         Overview page)",
+                        position(path, &text, &workspace.id),
+                        workspace.id
+                    )));
+                }
             }
         }
         Ok(config)
@@ -175,6 +180,27 @@ mod tests {
                 .contains("region name")
         );
         assert!(Expected::parse("111122223333/eu-west").is_err());
+    }
+
+    #[test]
+    fn workspace_ids_are_written_one_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[[workspace]]\nid = \"{00000000-0000-0000-0000-00000000000A}\"\n\
+             [[workspace]]\nid = \"000000000000000000000000000000b1\"\n",
+        )
+        .unwrap();
+        let config = Config::load(&path).unwrap();
+        let ids: Vec<&str> = config.workspaces.iter().map(|w| w.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "00000000-0000-0000-0000-00000000000a",
+                "00000000-0000-0000-0000-0000000000b1"
+            ]
+        );
     }
 
     #[test]

@@ -29,7 +29,18 @@ pub fn render(run: &Run<'_>) -> String {
     if let Some(suite) = run_suite(run, report.tests) {
         report.add_test_suite(suite);
     }
-    report.to_string().expect("a report in memory serialises")
+    xml_chars(report.to_string().expect("a report in memory serialises"))
+}
+
+/// The writer drops control characters, which XML 1.0 does not allow; the two other characters
+/// it does not allow, U+FFFE and U+FFFF, become U+FFFD, so any value read from a workspace
+/// leaves the file readable.
+fn xml_chars(text: String) -> String {
+    if text.contains(['\u{FFFE}', '\u{FFFF}']) {
+        text.replace(['\u{FFFE}', '\u{FFFF}'], "\u{FFFD}")
+    } else {
+        text
+    }
 }
 
 fn workspace_suite(run: &Run<'_>, workspace: &Workspace) -> TestSuite {

@@ -197,7 +197,7 @@ fn hostile_values_reach_every_output_only_neutralised() {
     assert!(regions.contains(&set_variable), "{regions:?}");
     assert!(
         regions.contains(
-            &"eu-west-9\\n*::set-output name=y::2\\n**[error]forged\\n**vso[task.complete result=Succeeded;]"
+            &"eu-west-9\\n*::set-output name=y::2\\n**[error]forged\\n**vso[task.complete result=Succeeded;]\u{fffd}[31m\u{fffe}"
         ),
         "{regions:?}"
     );
