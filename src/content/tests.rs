@@ -435,3 +435,20 @@ fn a_workbook_with_a_fixed_subscription_is_refused_and_a_crowded_one_warned_abou
         "{warnings:?}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_link_to_a_pack_is_followed_and_kept() {
+    let parent = tempfile::tempdir().unwrap();
+    let real = parent.path().join("real");
+    let link = parent.path().join("link");
+    write_pack(&real, &files(&[("arm/a.json", "one")])).unwrap();
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    write_pack(&link, &files(&[("arm/b.json", "two")])).unwrap();
+    assert!(link.is_symlink(), "the link is still a link");
+    assert_eq!(
+        std::fs::read_to_string(real.join("arm/b.json")).unwrap(),
+        "two"
+    );
+    assert!(!real.join("arm/a.json").exists());
+}

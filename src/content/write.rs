@@ -12,6 +12,14 @@ pub const MARKER: &str = ".sentinel-kms-pack";
 /// Writes `files` (paths relative to `out`) as the new content of `out`. A folder that is not
 /// empty and holds no marker is never replaced: it is not ours to delete.
 pub fn write_pack(out: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
+    // A symbolic link is followed: the pack replaces the folder it points to, and the link stays.
+    let resolved;
+    let out = if out.is_symlink() {
+        resolved = std::fs::canonicalize(out).map_err(|e| failed(out, e))?;
+        resolved.as_path()
+    } else {
+        out
+    };
     refuse_foreign_folder(out)?;
     let parent = match out.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
