@@ -39,11 +39,13 @@ pub fn add_missing(
         else {
             continue;
         };
-        // An ungrouped verdict (a missing or empty table, a failed query) already says it all,
-        // and a partial result may lack the very groups expected: their absence proves nothing.
+        // A query that failed, or a partial result, may lack the very groups expected: their
+        // absence proves nothing. A missing or empty table (an ungrouped verdict that did not
+        // fail to evaluate) proves every expected group absent, and each is reported, so that
+        // a table judged quiet as a whole still fails for the groups the user counts on.
         if verdicts[start..index]
             .iter()
-            .any(|v| v.group.is_none() || v.partial)
+            .any(|v| v.partial || v.status == Status::Error)
         {
             continue;
         }

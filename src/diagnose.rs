@@ -90,26 +90,73 @@ fn is_missing_findings(checks: &[Check], verdict: &Verdict) -> bool {
         && (verdict.status == Status::NoData && verdict.fails || verdict.status == Status::Lag)
 }
 
-/// Checks that report findings from a feed whose own freshness check is not healthy saw
-/// nothing because they could not see: their "nothing found" becomes `blind`.
-fn mark_blind(checks: &[Check], verdicts: &mut [Verdict], indices: &[usize]) -> Vec<Diagnosis> {
-    let mut diagnoses = Vec::new();
-    let stale_feeds: Vec<(usize, String)> = indices
+/// Whether a table's rows are arriving, as its freshness check judged it in one workspace.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Feed {
+    /// Some group arrives (on time, late, or quiet by its own rhythm).
+    Arriving,
+    /// Not one group arrives: every verdict is a table with no rows, a missing table, or a
+    /// group that stopped. Verdicts that could not be evaluated are left out.
+    Down,
+    /// No freshness check of this table ran, or none could be evaluated.
+    Unknown,
+}
+
+/// The freshness verdicts of `table` in one workspace.
+fn feed_verdicts(checks: &[Check], verdicts: &[Verdict], indices: &[usize], table: &str) -> Vec<usize> {
+    indices
         .iter()
-        .filter(|&&i| {
-            classifier(checks, &verdicts[i]) == Some(Classifier::Freshness)
-                && verdicts[i].group.is_none()
-                && verdicts[i].status != Status::Healthy
-                && verdicts[i].reason != "quiet"
+        .copied()
+        .filter(|&i| {
+            reads(checks, &verdicts[i], table)
+                && classifier(checks, &verdicts[i]) == Some(Classifier::Freshness)
         })
-        .filter_map(|&i| Some((i, check_of(checks, &verdicts[i])?.tables.first()?.clone())))
+        .collect()
+}
+
+fn feed(checks: &[Check], verdicts: &[Verdict], indices: &[usize], table: &str) -> Feed {
+    let judged: Vec<&Verdict> = feed_verdicts(checks, verdicts, indices, table)
+        .into_iter()
+        .map(|i| &verdicts[i])
+        .filter(|v| v.status != Status::Error)
         .collect();
-    for (feed, table) in stale_feeds {
+    let arrives = |v: &Verdict| {
+        matches!(v.status, Status::Healthy | Status::Lag) || v.reason == "quiet"
+    };
+    if judged.is_empty() {
+        Feed::Unknown
+    } else if judged.iter().any(|v| arrives(v)) {
+        Feed::Arriving
+    } else {
+        Feed::Down
+    }
+}
+
+/// Checks that report findings from a feed that is not arriving at all saw nothing because
+/// they could not see: their "nothing found" becomes `blind`. A feed that arrives late still
+/// shows what it carries, only later, so lag blinds nothing.
+fn mark_blind(checks: &[Check], verdicts: &mut [Verdict], indices: &[usize]) -> Vec<Diagnosis> {
+    let mut tables: Vec<String> = indices
+        .iter()
+        .filter(|&&i| classifier(checks, &verdicts[i]) == Some(Classifier::Freshness))
+        .filter_map(|&i| check_of(checks, &verdicts[i])?.tables.first().cloned())
+        .collect();
+    tables.sort();
+    tables.dedup();
+    let mut diagnoses = Vec::new();
+    for table in tables {
+        if feed(checks, verdicts, indices, &table) != Feed::Down {
+            continue;
+        }
+        let feeds: Vec<usize> = feed_verdicts(checks, verdicts, indices, &table)
+            .into_iter()
+            .filter(|&i| verdicts[i].status != Status::Error)
+            .collect();
         let blinded: Vec<usize> = indices
             .iter()
             .copied()
             .filter(|&i| {
-                i != feed
+                !feeds.contains(&i)
                     && reads(checks, &verdicts[i], &table)
                     && classifier(checks, &verdicts[i]) == Some(Classifier::Events)
                     && verdicts[i].reason == "none_found"
@@ -118,11 +165,15 @@ fn mark_blind(checks: &[Check], verdicts: &mut [Verdict], indices: &[usize]) -> 
         if blinded.is_empty() {
             continue;
         }
-        let since = verdicts[feed].last_seen.map_or_else(
-            || "it has no rows".to_string(),
-            |t| format!("nothing arrived since {}", t.format("%Y-%m-%d %H:%M UTC")),
-        );
-        let feed_check = verdicts[feed].check.clone();
+        let since = feeds
+            .iter()
+            .filter_map(|&i| verdicts[i].last_seen)
+            .max()
+            .map_or_else(
+                || "it has no rows".to_string(),
+                |t| format!("nothing arrived since {}", t.format("%Y-%m-%d %H:%M UTC")),
+            );
+        let feed_check = verdicts[feeds[0]].check.clone();
         for &i in &blinded {
             let verdict = &mut verdicts[i];
             verdict.status = Status::Error;
@@ -137,22 +188,22 @@ fn mark_blind(checks: &[Check], verdicts: &mut [Verdict], indices: &[usize]) -> 
                 "Restore the {table} feed first; see `{feed_check}`."
             ));
         }
-        let mut all = vec![feed];
+        let names = blinded
+            .iter()
+            .map(|&i| format!("`{}`", verdicts[i].check))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut all = feeds.clone();
         all.extend(&blinded);
         diagnoses.push(Diagnosis {
-            workspace: verdicts[feed].workspace.clone(),
+            workspace: verdicts[feeds[0]].workspace.clone(),
             cause: "feed_blind".into(),
             summary: format!(
-                "{table} is not arriving ({since}): {} cannot see denials or changes, so their \
-                 silence proves nothing",
-                blinded
-                    .iter()
-                    .map(|&i| format!("`{}`", verdicts[i].check))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "{table} is not arriving ({since}): {names} read {table}, so finding nothing \
+                 there proves nothing"
             ),
             verdicts: all,
-            remedy: verdicts[feed].remedy.clone().unwrap_or_default(),
+            remedy: verdicts[feeds[0]].remedy.clone().unwrap_or_default(),
             evidence: Map::new(),
         });
     }
@@ -183,9 +234,27 @@ fn mark_quiet(checks: &[Check], verdicts: &mut [Verdict], indices: &[usize]) -> 
         && health_failures
             .iter()
             .all(|&i| verdicts[i].status == Status::Healthy);
-    let no_denials = indices
+    // "No denial" counts only when the denial check ran, found nothing, and the feed it reads
+    // is arriving: a skipped check, or one that reads a stopped feed, proves nothing.
+    let denial_checks: Vec<usize> = indices
         .iter()
-        .all(|&i| verdicts[i].reason != "kms_decrypt_denied");
+        .copied()
+        .filter(|&i| {
+            check_of(checks, &verdicts[i])
+                .and_then(|check| check.finding.as_ref())
+                .is_some_and(|finding| finding.reason == "kms_decrypt_denied")
+        })
+        .collect();
+    let no_denials = !denial_checks.is_empty()
+        && denial_checks.iter().all(|&i| {
+            verdicts[i].status == Status::Healthy
+                && check_of(checks, &verdicts[i]).is_some_and(|check| {
+                    check
+                        .tables
+                        .iter()
+                        .all(|table| feed(checks, verdicts, indices, table) == Feed::Arriving)
+                })
+        });
     if !(health_fine && no_failures && no_denials) {
         return Vec::new();
     }

@@ -537,3 +537,125 @@ fn every_verdict_that_is_not_healthy_says_what_to_do() {
         "only {seen} verdicts that are not healthy across the scenarios"
     );
 }
+
+/// (status, reason, fails) of each verdict of one check, whatever its group.
+fn outcomes(run: &RunResult, check: &str) -> Vec<(String, String, bool)> {
+    of(run, check)
+        .into_iter()
+        .map(|(_, status, reason, fails)| (status, reason, fails))
+        .collect()
+}
+
+fn outcome(status: &str, reason: &str, fails: bool) -> (String, String, bool) {
+    (status.into(), reason.into(), fails)
+}
+
+#[test]
+fn expected_groups_fail_when_the_table_is_empty_missing_or_quiet() {
+    for scenario in ["empty-table", "table-missing", "quiet"] {
+        let workspace = LocalWorkspace::start(scenario);
+        let run = validate(
+            &workspace,
+            &[
+                "--expect",
+                "111122223333/eu-west-1",
+                "--expect",
+                "444455556666/us-east-2",
+            ],
+        );
+        assert_eq!(run.code, 1, "{scenario}: {}", run.stdout);
+        let freshness = of(&run, "guardduty-freshness");
+        for group in ["111122223333/eu-west-1", "444455556666/us-east-2"] {
+            assert!(
+                freshness.contains(&row(group, "no_data", "expected_missing", true)),
+                "{scenario}: {freshness:?}"
+            );
+        }
+        assert!(run.json()["summary"]["failed"].as_u64().unwrap() >= 2);
+    }
+}
+
+#[test]
+fn stopped_health_records_leave_the_failure_check_blind() {
+    let workspace = LocalWorkspace::start("health-stopped");
+    let run = validate(&workspace, &[]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(
+        outcomes(&run, "connector-health-freshness"),
+        [outcome("no_data", "stale", true)]
+    );
+    assert_eq!(
+        outcomes(&run, "connector-health-failures"),
+        [outcome("error", "blind", false)]
+    );
+    let document = run.json();
+    let cause = diagnosis(&document, "feed_blind");
+    assert_eq!(
+        explained_checks(&document, cause),
+        ["connector-health-failures", "connector-health-freshness"]
+    );
+    let summary = cause["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("SentinelHealth is not arriving (nothing arrived since "),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("`connector-health-failures` read SentinelHealth"),
+        "{summary}"
+    );
+    assert!(!summary.contains("denials"), "{summary}");
+}
+
+#[test]
+fn a_late_cloudtrail_feed_blinds_nothing() {
+    let workspace = LocalWorkspace::start("cloudtrail-late");
+    let run = validate(&workspace, &[]);
+    assert_eq!(
+        outcomes(&run, "cloudtrail-freshness"),
+        [outcome("lag", "lag_warning", false)]
+    );
+    for check in ["kms-decrypt-denied", "kms-key-changes"] {
+        assert_eq!(
+            outcomes(&run, check),
+            [outcome("healthy", "none_found", false)],
+            "{check}"
+        );
+    }
+    assert_eq!(run.json()["summary"]["error"], 0, "{}", run.stdout);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
+
+#[test]
+fn an_empty_table_is_not_quiet_without_proof_that_nothing_was_denied() {
+    // CloudTrail stopped: the denial check is blind, so its silence proves nothing.
+    let workspace = LocalWorkspace::start("quiet-cloudtrail-stopped");
+    let run = validate(&workspace, &[]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(
+        outcomes(&run, "guardduty-freshness"),
+        [outcome("no_data", "never_seen", true)]
+    );
+    assert_eq!(
+        outcomes(&run, "kms-decrypt-denied"),
+        [outcome("error", "blind", false)]
+    );
+    let document = run.json();
+    assert!(
+        document["diagnoses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["cause"] != "quiet_unproven"),
+        "{}",
+        document["diagnoses"]
+    );
+
+    // The denial check skipped: nothing says no decrypt was denied.
+    let workspace = LocalWorkspace::start("quiet");
+    let run = validate(&workspace, &["--skip", "kms-decrypt-denied"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(
+        outcomes(&run, "guardduty-freshness"),
+        [outcome("no_data", "never_seen", true)]
+    );
+}

@@ -618,12 +618,21 @@ struct AzStandIn {
 
 impl AzStandIn {
     fn new(lifetime_seconds: u64) -> AzStandIn {
+        AzStandIn::with_body(&format!(
+            "now=$(date +%s)\n\
+             printf '{{\"accessToken\":\"{TOKEN}\",\"expires_on\":%s,\"tokenType\":\"Bearer\"}}\\n' $((now + {lifetime_seconds}))\n"
+        ))
+    }
+
+    /// An `az` that never answers: it records its process id in `pid` and sleeps.
+    fn hanging() -> AzStandIn {
+        AzStandIn::with_body("echo $$ > \"$(dirname \"$0\")/pid\"\nexec sleep 300\n")
+    }
+
+    fn with_body(body: &str) -> AzStandIn {
         let dir = tempfile::tempdir().unwrap();
         let script = format!(
-            "#!/bin/sh\n\
-             echo call >> '{calls}'\n\
-             now=$(date +%s)\n\
-             printf '{{\"accessToken\":\"{TOKEN}\",\"expires_on\":%s,\"tokenType\":\"Bearer\"}}\\n' $((now + {lifetime_seconds}))\n",
+            "#!/bin/sh\necho call >> '{calls}'\n{body}",
             calls = dir.path().join("calls").display(),
         );
         let path = dir.path().join("az");
@@ -699,6 +708,46 @@ fn a_renewable_token_rejected_mid_run_is_renewed_once() {
         Duration::from_secs(15),
     );
     assert_eq!(az.calls(), 2);
+}
+
+#[cfg(unix)]
+#[test]
+fn an_azure_cli_that_never_answers_is_given_up_and_killed() {
+    let az = AzStandIn::hanging();
+    let dir = two_check_catalog();
+    let workspace = LocalWorkspace::start("healthy");
+    let run = az.validate(&workspace, &dir);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let results = run.json()["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 2, "{results:?}");
+    for verdict in &results {
+        assert_eq!(verdict["reason"], "auth_failed", "{verdict}");
+        let message = verdict["message"].as_str().unwrap();
+        assert!(
+            message.contains("the Azure CLI did not answer within 15s"),
+            "{message}"
+        );
+    }
+    assert_eq!(az.calls(), 1, "a credential that failed is not asked again");
+    assert_eq!(workspace.requests(), 0);
+    assert!(run.elapsed < Duration::from_secs(25), "{:?}", run.elapsed);
+    // The stand-in was killed, not left sleeping behind the tool.
+    let pid = std::fs::read_to_string(az.dir.path().join("pid")).unwrap();
+    assert!(!process_alive(pid.trim()), "az ({}) still runs", pid.trim());
+}
+
+/// Whether a process runs (a zombie waiting for its parent to reap it does not).
+#[cfg(unix)]
+fn process_alive(pid: &str) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"));
+        let alive = stat.is_ok_and(|stat| !stat.contains(") Z "));
+        if !alive || std::time::Instant::now() > deadline {
+            return alive;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[cfg(unix)]

@@ -158,6 +158,71 @@ mod unix {
     }
 
     #[test]
+    fn ctrl_c_while_the_azure_cli_hangs_leaves_no_az_behind() {
+        let queries = tempfile::tempdir().unwrap();
+        catalog(queries.path());
+        let bin = tempfile::tempdir().unwrap();
+        let pid_file = bin.path().join("pid");
+        let az = bin.path().join("az");
+        std::fs::write(
+            &az,
+            format!(
+                "#!/bin/sh\necho $$ > '{}'\nexec sleep 300\n",
+                pid_file.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let workspace = LocalWorkspace::start("healthy");
+        let path = format!(
+            "{}:{}",
+            bin.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let child = Command::new(env!("CARGO_BIN_EXE_sentinel-kms"))
+            .args([
+                "validate",
+                "--queries",
+                queries.path().to_str().unwrap(),
+                "--workspace",
+                WORKSPACE,
+                "--endpoint",
+                &workspace.url,
+                "--auth",
+                "azure-cli",
+                "--format",
+                "json",
+            ])
+            .env("PATH", path)
+            .env_remove("SENTINEL_KMS_ACCESS_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let pid = loop {
+            match std::fs::read_to_string(&pid_file) {
+                Ok(pid) if !pid.trim().is_empty() => break pid.trim().to_string(),
+                _ if Instant::now() > deadline => panic!("az was never started"),
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        };
+        interrupt(&child);
+        let (code, stdout) = finish(child, Duration::from_secs(10));
+        assert_eq!(code, 130, "{stdout}");
+        let gone = Instant::now() + Duration::from_secs(5);
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|stat| !stat.contains(") Z "))
+        };
+        while alive() && Instant::now() < gone {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!alive(), "az ({pid}) still runs after Ctrl-C");
+    }
+
+    #[test]
     fn ctrl_c_before_anything_finished_still_prints_a_whole_report() {
         let queries = tempfile::tempdir().unwrap();
         catalog(queries.path());

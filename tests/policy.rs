@@ -170,6 +170,22 @@ fn a_key_policy_file_is_merged_into_a_whole_policy() {
     );
     assert!(east["merged"]["apply"].is_null());
     assert!(document["keys"][0]["merged"].is_null());
+
+    // IAM compares actions without regard to case: a grant written `KMS:Decrypt` is read, and
+    // counts, as the same grant.
+    let shouted = serde_json::to_string(&merged["policy"])
+        .unwrap()
+        .replace("\"kms:Decrypt\"", "\"KMS:Decrypt\"")
+        .replace("\"kms:DescribeKey\"", "\"Kms:describekey\"");
+    assert!(shouted.contains("KMS:Decrypt"), "{shouted}");
+    let shouted = write(dir.path(), "shouted.json", &shouted);
+    let document = policy_json(&[
+        "--key-arn",
+        KEY_EAST,
+        "--key-policy",
+        shouted.to_str().unwrap(),
+    ]);
+    assert_eq!(document["keys"][0]["merged"]["result"], "already_allowed");
 }
 
 #[test]

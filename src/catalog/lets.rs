@@ -66,17 +66,72 @@ pub struct Let {
 
 /// Finds single-line `let name = value;` statements among the file's lines. Statements spread
 /// over several lines, or with other statements on the same line, are not thresholds and are
-/// left alone.
+/// left alone, and so are lines inside a multi-line string literal (between ``` or ~~~), which
+/// are text, not statements.
 pub fn scan(text: &str) -> Vec<Let> {
     let mut found = Vec::new();
     let mut offset = 0;
+    let mut open: Option<&str> = None;
     for (index, line) in text.split_inclusive('\n').enumerate() {
-        if let Some(statement) = parse_line(line, offset, index + 1) {
+        if open.is_none()
+            && let Some(statement) = parse_line(line, offset, index + 1)
+        {
             found.push(statement);
         }
+        open = string_open_after(line, open);
         offset += line.len();
     }
     found
+}
+
+/// Follows one line through the KQL lexer as far as strings and comments go, and returns the
+/// multi-line string delimiter still open at its end. `open` is the one open at its start.
+fn string_open_after<'a>(line: &str, mut open: Option<&'a str>) -> Option<&'a str> {
+    const FENCES: [&str; 2] = ["```", "~~~"];
+    let mut rest = line;
+    while !rest.is_empty() {
+        if let Some(fence) = open {
+            match rest.find(fence) {
+                Some(at) => {
+                    rest = &rest[at + fence.len()..];
+                    open = None;
+                }
+                None => return open,
+            }
+            continue;
+        }
+        if let Some(fence) = FENCES.iter().find(|fence| rest.starts_with(**fence)) {
+            open = Some(fence);
+            rest = &rest[fence.len()..];
+            continue;
+        }
+        if rest.starts_with("//") {
+            return None;
+        }
+        let mut chars = rest.chars();
+        let first = chars.next().expect("rest is not empty");
+        rest = chars.as_str();
+        if first == '"' || first == '\'' {
+            // A one-line string: skip to its closing quote (a backslash escapes the next
+            // character; in a verbatim @"…" string it does not, and doubling a quote escapes it,
+            // which skipping to the next quote also handles).
+            let verbatim = line[..line.len() - rest.len() - 1].ends_with('@');
+            let mut escaped = false;
+            let mut end = rest.len();
+            for (at, c) in rest.char_indices() {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && !verbatim {
+                    escaped = true;
+                } else if c == first {
+                    end = at + c.len_utf8();
+                    break;
+                }
+            }
+            rest = &rest[end..];
+        }
+    }
+    open
 }
 
 fn parse_line(line: &str, offset: usize, number: usize) -> Option<Let> {
@@ -111,6 +166,26 @@ fn parse_line(line: &str, offset: usize, number: usize) -> Option<Let> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lets_inside_a_multi_line_string_are_text() {
+        let text = "let lookback = 14d;\nlet doc = ```\nlet lookback = 1d;\n``` ;\n\
+                    let note = ~~~ a\nlet stale_after = 2h;\n~~~;\nlet lag_warning = 1h;\n\
+                    print s = \"```\" // ```\nlet lag_failure = 6h;\n";
+        let lets = scan(text);
+        let found: Vec<(&str, &str, usize)> = lets
+            .iter()
+            .map(|l| (l.name.as_str(), l.value_text.as_str(), l.line))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("lookback", "14d", 1),
+                ("lag_warning", "1h", 8),
+                ("lag_failure", "6h", 10)
+            ]
+        );
+    }
 
     #[test]
     fn finds_single_line_lets_with_their_positions() {

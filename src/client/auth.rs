@@ -285,6 +285,9 @@ fn build_credential(
         AuthMode::AzureCli => {
             AzureCliCredential::new(Some(azure_identity::AzureCliCredentialOptions {
                 tenant_id: settings.tenant_id.clone(),
+                executor: Some(Arc::new(super::cli_process::BoundedExecutor {
+                    timeout: super::cli_process::CLI_TIMEOUT,
+                })),
                 ..Default::default()
             }))
             .map_err(|e| e.to_string())?

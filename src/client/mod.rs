@@ -7,6 +7,7 @@
 //! address, which the local test workspace needs and azure_core's bearer policy refuses.
 
 pub mod auth;
+pub mod cli_process;
 pub mod combine;
 pub mod response;
 pub mod schedule;

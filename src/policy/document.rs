@@ -175,7 +175,8 @@ pub fn strings(value: &Value) -> Option<Vec<&str>> {
     }
 }
 
-/// `*`, or `service:Action` where the action may hold `*` and `?`.
+/// `*`, or `service:Action` where the action may hold `*` and `?`. IAM compares actions
+/// without regard to case, so `KMS:Decrypt` is as valid as `kms:Decrypt`.
 fn check_action(action: &str) -> Result<(), String> {
     if action == "*" {
         return Ok(());
@@ -184,7 +185,7 @@ fn check_action(action: &str) -> Result<(), String> {
         !service.is_empty()
             && service
                 .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !name.is_empty()
             && name
                 .bytes()
@@ -302,6 +303,8 @@ mod tests {
             "Version": "2012-10-17",
             "Statement": [
                 { "Sid": "Ok", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*" },
+                { "Sid": "Case", "Effect": "Allow", "Action": ["KMS:Decrypt", "Kms:describekey"],
+                  "Resource": "*" },
                 { "Sid": "Bad", "Effect": "Permit", "Action": "Decrypt", "Resource": "key" },
                 { "Effect": "Allow", "Principal": {"AWS": "x"}, "Action": "kms:*",
                   "NotAction": "kms:Decrypt", "Resource": "*" },
@@ -309,11 +312,11 @@ mod tests {
         });
         let found = problems(&policy, PolicyKind::Identity);
         let expected = [
-            "statement 2 (Sid `Bad`): `Effect` must be \"Allow\" or \"Deny\"",
-            "statement 2 (Sid `Bad`): `Action`: `Decrypt` is not an action",
-            "statement 2 (Sid `Bad`): `Resource`: `key` is neither `*` nor an ARN",
-            "statement 3: `Action` and `NotAction` exclude each other",
-            "statement 3: an identity policy names no `Principal`",
+            "statement 3 (Sid `Bad`): `Effect` must be \"Allow\" or \"Deny\"",
+            "statement 3 (Sid `Bad`): `Action`: `Decrypt` is not an action",
+            "statement 3 (Sid `Bad`): `Resource`: `key` is neither `*` nor an ARN",
+            "statement 4: `Action` and `NotAction` exclude each other",
+            "statement 4: an identity policy names no `Principal`",
         ];
         for text in expected {
             assert!(

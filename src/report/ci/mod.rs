@@ -67,9 +67,18 @@ impl Agent {
     }
 }
 
-/// Whether workspace values must be neutralised: in CI mode, or inside a CI system.
+/// Whether workspace values must be neutralised: in CI mode, or inside a CI system. For
+/// protection, "inside" is judged more widely than for choosing the commands to write: either
+/// variable set to anything but empty, `false` or `0` (an agent that one day writes `1` or `yes`
+/// still gets neutralised output).
 pub fn protects(choice: CiChoice, env: &dyn Environment) -> bool {
-    Agent::resolve(choice, env).is_some() || Agent::detect(env).is_some()
+    let inside = |name: &str| {
+        env.var(name).is_some_and(|value| {
+            let value = value.trim();
+            !value.is_empty() && !value.eq_ignore_ascii_case("false") && value != "0"
+        })
+    };
+    Agent::resolve(choice, env).is_some() || inside("TF_BUILD") || inside("GITHUB_ACTIONS")
 }
 
 /// Whether a command's stderr (logs, errors) must be filtered: `validate` and `doctor` in or for
@@ -255,6 +264,16 @@ mod tests {
         assert!(protects(CiChoice::None, &azure));
         assert!(!protects(CiChoice::None, &plain));
         assert!(protects(CiChoice::AzureDevops, &plain));
+        // Any other value protects, though it picks no agent.
+        for value in ["1", "yes", "on"] {
+            let odd = Vars(vec![("GITHUB_ACTIONS", value)]);
+            assert_eq!(Agent::detect(&odd), None);
+            assert!(protects(CiChoice::None, &odd), "{value}");
+        }
+        for value in ["", "0", "FALSE"] {
+            let off = Vars(vec![("TF_BUILD", value)]);
+            assert!(!protects(CiChoice::Auto, &off), "{value:?}");
+        }
     }
 
     #[test]

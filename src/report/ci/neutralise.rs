@@ -32,7 +32,7 @@ pub fn text(text: &str) -> String {
     let mut rest = starred.as_str();
     while let Some(c) = rest.chars().next() {
         if line_start {
-            let indent = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+            let indent = rest.len() - rest.trim_start_matches(is_blank).len();
             out.push_str(&rest[..indent]);
             rest = &rest[indent..];
             if rest.starts_with("::") {
@@ -46,6 +46,13 @@ pub fn text(text: &str) -> String {
         line_start = c == '\n' || c == '\r';
     }
     out
+}
+
+/// White space the runners may trim before looking for `::`: every Unicode white space but
+/// the line breaks (.NET's `Trim` takes them all), and the zero-width characters some trims
+/// also take, since starring one line too many is harmless.
+fn is_blank(c: char) -> bool {
+    (c.is_whitespace() && c != '\n' && c != '\r') || matches!(c, '\u{200B}' | '\u{FEFF}')
 }
 
 /// Neutralises one value from the workspace: line breaks normalised to LF, control
@@ -101,8 +108,9 @@ pub fn verdict(verdict: &mut Verdict) {
             *value = self::value(value).replace('\n', "\\n");
         }
     }
-    verdict.reason = value(&verdict.reason);
-    verdict.message = value(&verdict.message);
+    verdict.reason = value(&verdict.reason).replace('\n', "\\n");
+    // A message is one line; a line break in it came from a value.
+    verdict.message = value(&verdict.message).replace('\n', "\\n");
     if let Some(remedy) = &mut verdict.remedy {
         *remedy = value(remedy);
     }
@@ -111,7 +119,8 @@ pub fn verdict(verdict: &mut Verdict) {
 
 /// Neutralises every workspace value a diagnosis carries.
 pub fn diagnosis(diagnosis: &mut Diagnosis) {
-    diagnosis.summary = value(&diagnosis.summary);
+    // A summary is one line; a line break in it came from a value.
+    diagnosis.summary = value(&diagnosis.summary).replace('\n', "\\n");
     diagnosis.remedy = value(&diagnosis.remedy);
     evidence(&mut diagnosis.evidence);
 }
@@ -226,6 +235,16 @@ mod tests {
         assert_eq!(text("  ::error::x"), "  *::error::x");
         assert_eq!(text("a\n::warning::x"), "a\n*::warning::x");
         assert_eq!(text("a\r::warning::x"), "a\r*::warning::x");
+        // Any white space a runner's trim takes.
+        for blank in ["\u{A0}", "\u{3000}", "\u{2003}", "\u{1680}", "\u{FEFF}", "\u{200B}"] {
+            let line = format!("a\n{blank}{blank}::error::x");
+            assert_eq!(
+                text(&line),
+                format!("a\n{blank}{blank}*::error::x"),
+                "{blank:?}"
+            );
+        }
+        assert_eq!(text("\u{A0}\n::e::x"), "\u{A0}\n*::e::x");
         // An IAM ARN keeps its `::`.
         let arn = "arn:aws:iam::111122223333:role/OIDC_MicrosoftSentinelRole";
         assert_eq!(text(arn), arn);
@@ -267,11 +286,42 @@ mod tests {
         self::verdict(&mut verdict);
         let all = format!("{verdict:?}");
         assert!(!all.contains("##vso"), "{all}");
+        assert_eq!(verdict.message, "nothing from **vso[task.setvariable variable=x]1");
         assert_eq!(verdict.group.unwrap()[0].1, "*::set-output name=x::1");
         assert_eq!(
             verdict.evidence["Key"][0]["a"],
             "**vso[task.setvariable variable=x]1"
         );
+    }
+
+    #[test]
+    fn one_line_fields_keep_to_one_line() {
+        let checks = crate::catalog::built_in().unwrap();
+        let mut verdict = Verdict::new(
+            &checks[0],
+            "w",
+            crate::verdict::Status::NoData,
+            "stale",
+            "stopped in eu-west-1\r\n::error::forged".into(),
+        );
+        verdict.remedy = Some("step one\nstep two".into());
+        self::verdict(&mut verdict);
+        assert_eq!(verdict.message, "stopped in eu-west-1\\n*::error::forged");
+        assert_eq!(verdict.remedy.as_deref(), Some("step one\nstep two"));
+        let mut diagnosis = Diagnosis {
+            workspace: "w".into(),
+            cause: "partial_coverage".into(),
+            summary: "1 of 2 groups stopped (111122223333/eu-west-1\n\u{A0}::error::x)".into(),
+            verdicts: vec![0],
+            remedy: "a\nb".into(),
+            evidence: serde_json::Map::new(),
+        };
+        self::diagnosis(&mut diagnosis);
+        assert_eq!(
+            diagnosis.summary,
+            "1 of 2 groups stopped (111122223333/eu-west-1\\n\u{A0}*::error::x)"
+        );
+        assert_eq!(diagnosis.remedy, "a\nb");
     }
 
     #[test]
