@@ -87,16 +87,25 @@ impl ValidateResult {
 }
 
 /// One diagnosis per troubled `validate` group: the failing AWS-side verdicts of its region and
-/// account, or, when the AWS side is clear there, a diagnosis that says so.
+/// account, or, when the AWS side is clear there, a diagnosis that says so. A group whose
+/// account or region this run did not read gets a diagnosis that says that, never "clear".
 pub fn correlate(validate: &ValidateResult, verdicts: &[Verdict]) -> Vec<Diagnosis> {
+    // A doctor verdict's workspace is the AWS account the run read.
+    let mut read_accounts: Vec<&str> = verdicts.iter().map(|v| v.workspace.as_str()).collect();
+    read_accounts.sort_unstable();
+    read_accounts.dedup();
     let mut diagnoses = Vec::new();
     for trouble in validate.results.iter().filter(|r| r.is_trouble()) {
         let Some(region) = trouble.region() else {
             continue;
         };
+        let other_account = trouble
+            .account()
+            .filter(|account| !read_accounts.contains(account));
         let in_scope = |verdict: &Verdict| match &verdict.group {
-            // Role-wide verdicts (the trust policy) concern every region.
-            None => true,
+            // Role-wide verdicts (the trust policy) concern every region of the role's account;
+            // another account's connector has a role of its own.
+            None => other_account.is_none(),
             Some(group) => {
                 let value = |name: &str| {
                     group
@@ -113,9 +122,10 @@ pub fn correlate(validate: &ValidateResult, verdicts: &[Verdict]) -> Vec<Diagnos
         let related: Vec<usize> = (0..verdicts.len())
             .filter(|&i| in_scope(&verdicts[i]))
             .collect();
-        if related.is_empty() {
+        if verdicts.is_empty() {
             continue;
         }
+        let read_here = related.iter().any(|&i| verdicts[i].group.is_some());
         let causes: Vec<usize> = related
             .iter()
             .copied()
@@ -172,6 +182,31 @@ pub fn correlate(validate: &ValidateResult, verdicts: &[Verdict]) -> Vec<Diagnos
                     remedies.join("\n")
                 },
                 causes,
+            )
+        } else if !read_here {
+            let (what, remedy) = match other_account {
+                Some(account) => (
+                    format!(
+                        "AWS account {account} was not read (this run read {}), so nothing is \
+                         known of its side",
+                        read_accounts.join(", ")
+                    ),
+                    format!(
+                        "Run `sentinel-kms doctor --aws` again with credentials of account \
+                         {account} (--profile) and --region {region}: its export, key, role, \
+                         bucket and queue are its own."
+                    ),
+                ),
+                None => (
+                    format!("{region} was not read in this run, so nothing is known of its side"),
+                    format!("Run `sentinel-kms doctor --aws` again with --region {region}."),
+                ),
+            };
+            (
+                "aws_side_not_checked",
+                format!("{headline}: {what}"),
+                remedy,
+                related,
             )
         } else if !undecided.is_empty() {
             (

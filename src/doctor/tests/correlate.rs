@@ -131,3 +131,56 @@ fn a_role_wide_verdict_concerns_every_troubled_region() {
             .all(|d| d.cause == "aws_side_cause" && d.verdicts == [0])
     );
 }
+
+#[test]
+fn a_group_of_an_account_or_region_not_read_is_never_called_clear() {
+    let mut result = validate_result();
+    let mut other = result.results[0].clone();
+    other.group = Some(
+        json!({ "AccountId": "444455556666", "Region": "eu-west-1" })
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    result.results = vec![other, result.results[2].clone()];
+    let mut trust = aws_verdict(
+        "aws-connector-trust",
+        "-",
+        Status::Healthy,
+        "trust_ok",
+        "the trust policy accepts both prefixes",
+    );
+    trust.group = None;
+    let clear_elsewhere = aws_verdict(
+        "aws-export-destination",
+        "eu-west-1",
+        Status::Healthy,
+        "publishing",
+        "ok",
+    );
+    let diagnoses = correlate(&result, &[trust, clear_elsewhere]);
+    assert_eq!(diagnoses.len(), 2, "{diagnoses:#?}");
+
+    // Another account: its side was not read, and the role-wide verdicts are not its own.
+    let other = &diagnoses[0];
+    assert_eq!(other.cause, "aws_side_not_checked");
+    assert_eq!(
+        other.summary,
+        "444455556666 eu-west-1 stale since 2026-12-03 10:02 UTC: AWS account 444455556666 was \
+         not read (this run read 111122223333), so nothing is known of its side"
+    );
+    assert!(other.remedy.contains("credentials of account 444455556666"));
+    assert!(other.verdicts.is_empty());
+
+    // The run's own account, but a region it did not read: only the role-wide verdict applies.
+    let region = &diagnoses[1];
+    assert_eq!(region.cause, "aws_side_not_checked");
+    assert!(
+        region
+            .summary
+            .ends_with("ap-south-1 was not read in this run, so nothing is known of its side"),
+        "{}",
+        region.summary
+    );
+    assert_eq!(region.verdicts, [0]);
+}
