@@ -103,7 +103,12 @@ enum Feed {
 }
 
 /// The freshness verdicts of `table` in one workspace.
-fn feed_verdicts(checks: &[Check], verdicts: &[Verdict], indices: &[usize], table: &str) -> Vec<usize> {
+fn feed_verdicts(
+    checks: &[Check],
+    verdicts: &[Verdict],
+    indices: &[usize],
+    table: &str,
+) -> Vec<usize> {
     indices
         .iter()
         .copied()
@@ -120,9 +125,8 @@ fn feed(checks: &[Check], verdicts: &[Verdict], indices: &[usize], table: &str) 
         .map(|i| &verdicts[i])
         .filter(|v| v.status != Status::Error)
         .collect();
-    let arrives = |v: &Verdict| {
-        matches!(v.status, Status::Healthy | Status::Lag) || v.reason == "quiet"
-    };
+    let arrives =
+        |v: &Verdict| matches!(v.status, Status::Healthy | Status::Lag) || v.reason == "quiet";
     if judged.is_empty() {
         Feed::Unknown
     } else if judged.iter().any(|v| arrives(v)) {

@@ -22,7 +22,7 @@ fn list_prints_the_catalog() {
         .iter()
         .find(|c| c["id"] == "guardduty-freshness")
         .unwrap();
-    assert_eq!(check["version"], "1.2.0");
+    assert_eq!(check["version"], "1.3.0");
     assert_eq!(
         check["group_by"],
         serde_json::json!(["AccountId", "Region"])

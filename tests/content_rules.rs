@@ -178,6 +178,19 @@ fn a_quiet_account_with_a_healthy_connector_raises_nothing() {
 }
 
 #[test]
+fn an_empty_table_is_not_quiet_while_cloudtrail_cannot_show_denials() {
+    // As `validate`: with the CloudTrail feed stopped, "no denied decrypt" proves nothing.
+    expect(
+        "quiet-cloudtrail-stopped",
+        &[
+            ("guardduty-freshness", EVERY_GROUP_NEVER_SEEN),
+            ("cloudtrail-freshness", &[("every group", "stale")]),
+        ],
+        true,
+    );
+}
+
+#[test]
 fn late_findings_below_the_failure_level_raise_nothing() {
     expect("lag", &[], true);
 }

@@ -96,7 +96,10 @@ mod tests {
         };
         let started = std::time::Instant::now();
         let error = executor
-            .run(OsStr::new("/bin/sh"), &[OsStr::new("-c"), OsStr::new(&script)])
+            .run(
+                OsStr::new("/bin/sh"),
+                &[OsStr::new("-c"), OsStr::new(&script)],
+            )
             .await
             .unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
@@ -120,7 +123,10 @@ mod tests {
             timeout: Duration::from_secs(5),
         };
         let output = executor
-            .run(OsStr::new("/bin/sh"), &[OsStr::new("-c"), OsStr::new("echo hi")])
+            .run(
+                OsStr::new("/bin/sh"),
+                &[OsStr::new("-c"), OsStr::new("echo hi")],
+            )
             .await
             .unwrap();
         assert!(output.status.success());

@@ -236,7 +236,9 @@ mod tests {
         assert_eq!(text("a\n::warning::x"), "a\n*::warning::x");
         assert_eq!(text("a\r::warning::x"), "a\r*::warning::x");
         // Any white space a runner's trim takes.
-        for blank in ["\u{A0}", "\u{3000}", "\u{2003}", "\u{1680}", "\u{FEFF}", "\u{200B}"] {
+        for blank in [
+            "\u{A0}", "\u{3000}", "\u{2003}", "\u{1680}", "\u{FEFF}", "\u{200B}",
+        ] {
             let line = format!("a\n{blank}{blank}::error::x");
             assert_eq!(
                 text(&line),
@@ -286,7 +288,10 @@ mod tests {
         self::verdict(&mut verdict);
         let all = format!("{verdict:?}");
         assert!(!all.contains("##vso"), "{all}");
-        assert_eq!(verdict.message, "nothing from **vso[task.setvariable variable=x]1");
+        assert_eq!(
+            verdict.message,
+            "nothing from **vso[task.setvariable variable=x]1"
+        );
         assert_eq!(verdict.group.unwrap()[0].1, "*::set-output name=x::1");
         assert_eq!(
             verdict.evidence["Key"][0]["a"],
