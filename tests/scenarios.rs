@@ -33,7 +33,7 @@ fn healthy_flow_is_healthy_for_every_account_and_region() {
     let document = run.json();
     let first = &document["results"][0];
     assert_eq!(first["check"], "guardduty-freshness");
-    assert_eq!(first["check_version"], "1.2.0");
+    assert_eq!(first["check_version"], "1.3.0");
     assert_eq!(first["workspace"], WORKSPACE);
     assert_eq!(
         first["group"],
