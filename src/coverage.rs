@@ -39,13 +39,15 @@ pub fn add_missing(
         else {
             continue;
         };
-        // A query that failed, or a partial result, may lack the very groups expected: their
-        // absence proves nothing. A missing or empty table (an ungrouped verdict that did not
-        // fail to evaluate) proves every expected group absent, and each is reported, so that
-        // a table judged quiet as a whole still fails for the groups the user counts on.
+        // A query that failed (an ungrouped error), or a partial result, may lack the very
+        // groups expected: their absence proves nothing. A row that could not be judged (a
+        // grouped error) is still a group the query returned, and says nothing of the others.
+        // A missing or empty table (an ungrouped verdict that did not fail to evaluate) proves
+        // every expected group absent, and each is reported, so that a table judged quiet as a
+        // whole still fails for the groups the user counts on.
         if verdicts[start..index]
             .iter()
-            .any(|v| v.partial || v.status == Status::Error)
+            .any(|v| v.partial || v.status == Status::Error && v.group.is_none())
         {
             continue;
         }
@@ -102,4 +104,87 @@ fn missing_verdict(check: &Check, workspace: &str, expected: &Expected) -> Verdi
         account = expected.account
     ));
     verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::catalog::parse_check;
+
+    fn check() -> Check {
+        let text = "// id: arrivals\n// version: 1.0.0\n// title: Arrivals\n// description: \
+            Arrivals per group.\n// tables: AWSGuardDuty\n// group-by: AccountId, Region\n\
+            // severity: high\n// classifier: freshness\n// thresholds: lookback, \
+            lag_warning, lag_failure, stale_after\n// columns: Rows, LastArrival, \
+            SinceLastArrival, IngestionLag\nlet lookback = 7d;\nlet lag_warning = 1h;\nlet \
+            lag_failure = 6h;\nlet stale_after = 6h;\nAWSGuardDuty\n\
+            | where TimeGenerated > ago(lookback)\n| summarize Rows = count(), LastArrival = \
+            max(ingestion_time()), LastGenerated = max(TimeGenerated) by AccountId, Region\n\
+            | extend SinceLastArrival = now() - LastArrival, IngestionLag = LastArrival - \
+            LastGenerated\n";
+        parse_check(Path::new("queries/arrivals.kql"), text.as_bytes().to_vec())
+            .unwrap_or_else(|errors| panic!("{errors:?}"))
+    }
+
+    fn verdict(check: &Check, account: Option<&str>, status: Status, reason: &str) -> Verdict {
+        let mut verdict = Verdict::new(check, "ws", status, reason, reason.to_string());
+        verdict.group = account.map(|account| {
+            vec![
+                ("AccountId".to_string(), account.to_string()),
+                ("Region".to_string(), "eu-west-1".to_string()),
+            ]
+        });
+        verdict
+    }
+
+    fn missing_after(verdicts: &mut Vec<Verdict>) -> Vec<String> {
+        let check = check();
+        let expected = |_: &str| {
+            ["111122223333", "444455556666"]
+                .map(|account| Expected {
+                    account: account.into(),
+                    region: "eu-west-1".into(),
+                })
+                .to_vec()
+        };
+        add_missing(std::slice::from_ref(&check), verdicts, &expected);
+        verdicts
+            .iter()
+            .filter(|v| v.reason == "expected_missing")
+            .filter_map(|v| Some(v.group.as_ref()?[0].1.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_row_that_could_not_be_judged_does_not_hide_the_groups_that_are_absent() {
+        let check = check();
+        let mut verdicts = vec![verdict(
+            &check,
+            Some("111122223333"),
+            Status::Error,
+            "incomplete_row",
+        )];
+        assert_eq!(missing_after(&mut verdicts), ["444455556666"]);
+    }
+
+    #[test]
+    fn a_failed_query_or_a_partial_result_proves_no_group_absent() {
+        let check = check();
+        let mut failed = vec![verdict(&check, None, Status::Error, "query_failed")];
+        assert!(missing_after(&mut failed).is_empty());
+
+        let mut partial = vec![verdict(
+            &check,
+            Some("111122223333"),
+            Status::Healthy,
+            "fresh",
+        )];
+        partial[0].partial = true;
+        assert!(missing_after(&mut partial).is_empty());
+
+        let mut empty = vec![verdict(&check, None, Status::NoData, "never_seen")];
+        assert_eq!(missing_after(&mut empty), ["111122223333", "444455556666"]);
+    }
 }

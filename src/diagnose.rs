@@ -136,6 +136,15 @@ fn feed(checks: &[Check], verdicts: &[Verdict], indices: &[usize], table: &str) 
     }
 }
 
+/// Whether every group of `table` was judged healthy in one workspace, and there is at least
+/// one: the only state in which a check reading it can show that something did not happen. A
+/// quiet group (too few arrivals to know its rhythm, or silent within it) or one that could not
+/// be evaluated leaves room for events the workspace never received.
+fn feed_on_time(checks: &[Check], verdicts: &[Verdict], indices: &[usize], table: &str) -> bool {
+    let feeds = feed_verdicts(checks, verdicts, indices, table);
+    !feeds.is_empty() && feeds.iter().all(|&i| verdicts[i].status == Status::Healthy)
+}
+
 /// Checks that report findings from a feed that is not arriving at all saw nothing because
 /// they could not see: their "nothing found" becomes `blind`. A feed that arrives late still
 /// shows what it carries, only later, so lag blinds nothing.
@@ -238,8 +247,9 @@ fn mark_quiet(checks: &[Check], verdicts: &mut [Verdict], indices: &[usize]) -> 
         && health_failures
             .iter()
             .all(|&i| verdicts[i].status == Status::Healthy);
-    // "No denial" counts only when the denial check ran, found nothing, and the feed it reads
-    // is arriving: a skipped check, or one that reads a stopped feed, proves nothing.
+    // "No denial" counts only when the denial check ran, found nothing, and every group of the
+    // feed it reads is healthy, as the rule demands of the same checks: a skipped check, or one
+    // that reads a stopped, late or merely quiet feed, proves nothing.
     let denial_checks: Vec<usize> = indices
         .iter()
         .copied()
@@ -256,7 +266,7 @@ fn mark_quiet(checks: &[Check], verdicts: &mut [Verdict], indices: &[usize]) -> 
                     check
                         .tables
                         .iter()
-                        .all(|table| feed(checks, verdicts, indices, table) == Feed::Arriving)
+                        .all(|table| feed_on_time(checks, verdicts, indices, table))
                 })
         });
     if !(health_fine && no_failures && no_denials) {

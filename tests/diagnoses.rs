@@ -650,6 +650,24 @@ fn an_empty_table_is_not_quiet_without_proof_that_nothing_was_denied() {
         document["diagnoses"]
     );
 
+    // CloudTrail too sparse to know its rhythm: quiet, not stopped, so the denial check is not
+    // blind; but a feed that is not on time cannot show that nothing was denied.
+    let workspace = LocalWorkspace::start("quiet-cloudtrail-sparse");
+    let run = validate(&workspace, &[]);
+    assert_eq!(
+        outcomes(&run, "cloudtrail-freshness"),
+        [outcome("no_data", "quiet", false)]
+    );
+    assert_eq!(
+        outcomes(&run, "kms-decrypt-denied"),
+        [outcome("healthy", "none_found", false)]
+    );
+    assert_eq!(
+        outcomes(&run, "guardduty-freshness"),
+        [outcome("no_data", "never_seen", true)]
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+
     // The denial check skipped: nothing says no decrypt was denied.
     let workspace = LocalWorkspace::start("quiet");
     let run = validate(&workspace, &["--skip", "kms-decrypt-denied"]);

@@ -65,8 +65,13 @@ impl Drop for Group {
     fn drop(&mut self) {
         #[cfg(unix)]
         if let Some(id) = self.0.and_then(|id| libc::pid_t::try_from(id).ok()) {
-            // SAFETY: killpg only sends a signal; the group is the one this request started
-            // (its leader is our child, not yet reaped, so the id cannot have been reused).
+            // SAFETY: killpg only sends a signal and touches no memory. The group is the one
+            // this request started. Its leader, the shell, may already be killed and reaped
+            // here (dropping the request drops the child first); the group id stays in use,
+            // and unavailable to any new process, as long as one member such as `az` lives,
+            // which is the case this call exists for. With no member left the signal finds
+            // nothing, unless the system handed out that id again in the moment since: pids
+            // are reused only after the whole range has gone round.
             unsafe {
                 libc::killpg(id, libc::SIGKILL);
             }

@@ -90,8 +90,21 @@ impl ValidateResult {
 /// account, or, when the AWS side is clear there, a diagnosis that says so. A group whose
 /// account or region this run did not read gets a diagnosis that says that, never "clear".
 pub fn correlate(validate: &ValidateResult, verdicts: &[Verdict]) -> Vec<Diagnosis> {
-    // A doctor verdict's workspace is the AWS account the run read.
-    let mut read_accounts: Vec<&str> = verdicts.iter().map(|v| v.workspace.as_str()).collect();
+    // The accounts this run read: the one it ran in (a doctor verdict's workspace), and every
+    // account a grouped verdict names. A GuardDuty administrator's bucket holds its members'
+    // folders too, and the doctor checks those; the members' findings then reach Sentinel
+    // through the administrator's connector role, so its role-wide verdicts concern them.
+    let mut read_accounts: Vec<&str> = verdicts
+        .iter()
+        .map(|v| v.workspace.as_str())
+        .chain(verdicts.iter().filter_map(|v| {
+            let group = v.group.as_ref()?;
+            group
+                .iter()
+                .find(|(name, _)| name == "AccountId")
+                .map(|(_, value)| value.as_str())
+        }))
+        .collect();
     read_accounts.sort_unstable();
     read_accounts.dedup();
     let mut diagnoses = Vec::new();
@@ -103,8 +116,8 @@ pub fn correlate(validate: &ValidateResult, verdicts: &[Verdict]) -> Vec<Diagnos
             .account()
             .filter(|account| !read_accounts.contains(account));
         let in_scope = |verdict: &Verdict| match &verdict.group {
-            // Role-wide verdicts (the trust policy) concern every region of the role's account;
-            // another account's connector has a role of its own.
+            // Role-wide verdicts (the trust policy) concern every account and region whose
+            // export this run read; an account it did not read has a connector role of its own.
             None => other_account.is_none(),
             Some(group) => {
                 let value = |name: &str| {

@@ -215,3 +215,30 @@ fn hostile_values_reach_every_output_only_neutralised() {
     );
     assert!(runs.silenced_has_no_command(), "{}", silenced.stdout);
 }
+
+#[test]
+fn any_command_run_inside_a_ci_system_neutralises_what_it_echoes() {
+    // A check whose bad version carries a command: `list` echoes the value in its error.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hostile.kql"),
+        "// id: hostile\n// version: 1.0##vso[task.setvariable variable=a]b\n// title: t\n\
+         AWSGuardDuty\n",
+    )
+    .unwrap();
+    let queries = dir.path().to_str().unwrap();
+    let list = |env: &[(&str, &str)]| {
+        super::common::sentinel_kms_env(&["list", "--queries", queries], env)
+    };
+    // Outside CI the value is shown as written, so the check below can tell.
+    let plain = list(&[]);
+    assert_eq!(plain.code, 2, "{}", plain.stderr);
+    assert!(plain.stderr.contains("1.0##vso[task"), "{}", plain.stderr);
+    // Any value an agent may set, not only the ones that choose the commands to write.
+    for value in ["True", "yes", "1"] {
+        let run = list(&[("TF_BUILD", value)]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains("hostile.kql:2"), "{}", run.stderr);
+        assert_no_injection(&format!("list stderr, TF_BUILD={value}"), &run.stderr);
+    }
+}

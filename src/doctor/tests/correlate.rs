@@ -184,3 +184,48 @@ fn a_group_of_an_account_or_region_not_read_is_never_called_clear() {
     );
     assert_eq!(region.verdicts, [0]);
 }
+
+#[test]
+fn a_member_account_read_in_the_administrators_bucket_shares_the_connector_role() {
+    // The run reads the administrator 111122223333, whose bucket holds the folders of member
+    // 444455556666 too; the member's findings reach Sentinel through the same connector role.
+    let mut result = validate_result();
+    let mut member = result.results[0].clone();
+    member.group = Some(
+        json!({ "AccountId": "444455556666", "Region": "eu-west-1" })
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    result.results = vec![member];
+    let mut trust = aws_verdict(
+        "aws-connector-trust",
+        "-",
+        Status::NoData,
+        "trust_session_name_pinned",
+        "the trust policy accepts only the old prefix",
+    );
+    trust.group = None;
+    let mut folder = aws_verdict(
+        "aws-bucket-notification",
+        "eu-west-1",
+        Status::Healthy,
+        "notification_covers_exports",
+        "ok",
+    );
+    folder.group = Some(vec![
+        ("AccountId".into(), "444455556666".into()),
+        ("Region".into(), "eu-west-1".into()),
+    ]);
+    let diagnoses = correlate(&result, &[trust, folder]);
+    assert_eq!(diagnoses.len(), 1, "{diagnoses:#?}");
+    assert_eq!(diagnoses[0].cause, "aws_side_cause", "{diagnoses:#?}");
+    assert_eq!(diagnoses[0].verdicts, [0]);
+    assert!(
+        diagnoses[0]
+            .summary
+            .ends_with("the trust policy accepts only the old prefix"),
+        "{}",
+        diagnoses[0].summary
+    );
+}

@@ -89,7 +89,7 @@ pub fn protects_command(cli: &crate::cli::Cli) -> bool {
         crate::cli::Command::Validate(args) => protects(args.pipeline.delivery.ci, &env),
         #[cfg(feature = "aws")]
         crate::cli::Command::Doctor(args) => protects(args.delivery.ci, &env),
-        _ => Agent::detect(&env).is_some(),
+        _ => protects(CiChoice::None, &env),
     }
 }
 
