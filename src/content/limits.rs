@@ -28,7 +28,7 @@ const LONGEST_GROUPING: TimeDelta = TimeDelta::days(7);
 /// The workbook guidance's steps and Log Analytics queries per workbook (advice, reported as
 /// warnings), and the serialized size above which a workbook fails to save.
 const MAX_WORKBOOK_STEPS: usize = 100;
-const MAX_WORKBOOK_QUERIES: usize = 40;
+pub const MAX_WORKBOOK_QUERIES: usize = 40;
 const MAX_WORKBOOK_CHARS: usize = 500_000;
 
 /// The MITRE ATT&CK Enterprise tactics, as the API spells them. The API's `AttackTactic` also

@@ -122,6 +122,7 @@ pub struct Pack {
     /// Every KQL text in the pack, with where it lives (for the analyser).
     pub queries: Vec<(String, String)>,
     pub rules: usize,
+    pub workbooks: usize,
 }
 
 /// Where rule templates and the workbook's template go: the folder to deploy.
@@ -175,16 +176,19 @@ pub fn generate(checks: &[Check], schemas: &[Table]) -> std::result::Result<Pack
             render(&rules::template(chunk.to_vec())),
         ));
     }
+    let mut workbooks = 0;
     match workbook_files(checks, schemas) {
-        Ok((mut workbook_files, workbook_queries)) => {
+        Ok((mut workbook_files, workbook_queries, count)) => {
             files.append(&mut workbook_files);
             queries.extend(workbook_queries);
+            workbooks = count;
         }
         Err(mut found) => errors.append(&mut found),
     }
     if errors.is_empty() {
         Ok(Pack {
             rules: resources.len(),
+            workbooks,
             files,
             queries,
         })
@@ -208,47 +212,50 @@ fn rule_error(what: &str, problem: Problem) -> BuildError {
 type Files = Vec<(PathBuf, Vec<u8>)>;
 type Queries = Vec<(String, String)>;
 
-/// The workbook's two files, checked against the workbook schema and the gallery's limits.
+/// Each workbook's two files, checked against the workbook schema and the gallery's limits,
+/// with the number of workbooks.
 fn workbook_files(
     checks: &[Check],
     schemas: &[Table],
-) -> std::result::Result<(Files, Queries), Vec<BuildError>> {
-    let book = workbook::build(checks, schemas).map_err(|error| {
+) -> std::result::Result<(Files, Queries, usize), Vec<BuildError>> {
+    let books = workbook::build(checks, schemas).map_err(|error| {
         vec![BuildError {
             what: error.what,
             field: error.problem.field,
             message: error.problem.message,
         }]
     })?;
-    let what = format!("workbook `{}`", book.key);
-    for warning in limits::workbook_warnings(&book.content) {
-        tracing::warn!("{what}: {}: {}", warning.field, warning.message);
-    }
-    let mut problems = schema::workbook_problems(&book.content);
-    problems.extend(limits::workbook_problems(&book.content, &book.serialized));
-    if !problems.is_empty() {
-        return Err((problems.into_iter())
-            .map(|problem| BuildError {
-                what: what.clone(),
-                field: problem.field,
-                message: problem.message,
-            })
-            .collect());
-    }
-    let queries = (book.queries.iter())
-        .map(|(step, query)| (format!("{what}, step `{step}`"), query.clone()))
-        .collect();
-    let files = vec![
-        (
+    let (mut files, mut queries, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+    for book in &books {
+        let what = format!("workbook `{}`", book.key);
+        for warning in limits::workbook_warnings(&book.content) {
+            tracing::warn!("{what}: {}: {}", warning.field, warning.message);
+        }
+        let mut problems = schema::workbook_problems(&book.content);
+        problems.extend(limits::workbook_problems(&book.content, &book.serialized));
+        errors.extend(problems.into_iter().map(|problem| BuildError {
+            what: what.clone(),
+            field: problem.field,
+            message: problem.message,
+        }));
+        queries.extend(
+            (book.queries.iter())
+                .map(|(step, query)| (format!("{what}, step `{step}`"), query.clone())),
+        );
+        files.push((
             Path::new(ARM_FOLDER).join(format!("{}-workbook.json", book.key)),
             render(&book.template),
-        ),
-        (
+        ));
+        files.push((
             Path::new(GALLERY_FOLDER).join(format!("{}.json", book.key)),
             render(&book.content),
-        ),
-    ];
-    Ok((files, queries))
+        ));
+    }
+    if errors.is_empty() {
+        Ok((files, queries, books.len()))
+    } else {
+        Err(errors)
+    }
 }
 
 fn render(value: &Value) -> Vec<u8> {
@@ -278,10 +285,14 @@ pub fn run(args: &BuildArgs) -> Result<u8> {
         text.push_str(&format!("{}\n", args.out.join(path).display()));
     }
     text.push_str(&format!(
-        "build: {} analytic rules and 1 workbook from {} checks in {}; {analysed}\n\
+        "build: {} analytic rules and {} from {} checks in {}; {analysed}\n\
          build: rule queries read their tables through `union isfuzzy=true`, so the rules \
          deploy before the tables exist\n",
         pack.rules,
+        match pack.workbooks {
+            1 => "1 workbook".to_string(),
+            count => format!("{count} workbooks"),
+        },
         checks.len(),
         args.out.display()
     ));

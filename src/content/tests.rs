@@ -452,3 +452,84 @@ fn a_link_to_a_pack_is_followed_and_kept() {
     );
     assert!(!real.join("arm/a.json").exists());
 }
+
+#[test]
+fn a_catalog_too_big_for_one_workbook_is_shared_out_among_several_that_keep_to_the_guidance() {
+    let single = generate(&[events_check("denials", "Denied decrypts", "")], &tables()).unwrap();
+    assert_eq!(single.workbooks, 1);
+    let single_name = workbook_name(&single, "arm/pipeline-health-workbook.json");
+
+    let catalog: Vec<Check> = (0..80)
+        .map(|n| events_check(&format!("denials-{n:02}"), "Denied decrypts", ""))
+        .collect();
+    let pack = generate(&catalog, &tables()).unwrap();
+    assert_eq!(pack.workbooks, 3);
+    // The first part keeps the single workbook's resource name: a deployed one is updated.
+    assert_eq!(
+        workbook_name(&pack, "arm/pipeline-health-workbook.json"),
+        single_name
+    );
+    let mut shown = Vec::new();
+    let mut names = Vec::new();
+    for (part, gallery) in [
+        (1, "gallery/pipeline-health.json"),
+        (2, "gallery/pipeline-health-2.json"),
+        (3, "gallery/pipeline-health-3.json"),
+    ] {
+        let content: Value = serde_json::from_slice(file(&pack, gallery)).unwrap();
+        let mut steps = Vec::new();
+        collect_status_steps(&content, &mut steps);
+        assert!(limits::workbook_warnings(&content).is_empty(), "{gallery}");
+        assert_eq!(steps.len(), if part < 3 { 37 } else { 6 }, "{gallery}");
+        shown.extend(steps);
+        let arm = gallery
+            .replace("gallery/", "arm/")
+            .replace(".json", "-workbook.json");
+        let template: Value = serde_json::from_slice(file(&pack, &arm)).unwrap();
+        let properties = &template["resources"][0]["properties"];
+        assert!(
+            properties["displayName"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("({part} of 3)")),
+            "{properties}"
+        );
+        names.push(workbook_name(&pack, &arm));
+    }
+    let expected: Vec<String> = catalog.iter().map(|c| format!("status {}", c.id)).collect();
+    assert_eq!(shown, expected, "every check once, in catalog order");
+    names.dedup();
+    assert_eq!(names.len(), 3);
+}
+
+fn file<'a>(pack: &'a Pack, path: &str) -> &'a [u8] {
+    &pack
+        .files
+        .iter()
+        .find(|(p, _)| p == Path::new(path))
+        .unwrap_or_else(|| panic!("{path} is not in the pack"))
+        .1
+}
+
+fn workbook_name(pack: &Pack, arm: &str) -> String {
+    let template: Value = serde_json::from_slice(file(pack, arm)).unwrap();
+    template["resources"][0]["name"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn collect_status_steps(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(name) = map.get("name").and_then(Value::as_str)
+                && name.starts_with("status ")
+            {
+                found.push(name.to_string());
+            }
+            map.values().for_each(|v| collect_status_steps(v, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_status_steps(v, found)),
+        _ => {}
+    }
+}

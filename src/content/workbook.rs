@@ -44,7 +44,12 @@ pub struct WorkbookError {
     pub problem: Problem,
 }
 
-pub fn build(checks: &[Check], schemas: &[Table]) -> Result<Workbook, WorkbookError> {
+/// The workbooks of the catalog: one, unless its status steps would run more Log Analytics
+/// queries when it opens than the workbook guidance keeps to. Then the checks are shared out,
+/// in catalog order, among as few workbooks as keep to it, each the whole layout with its
+/// share of the status steps. The first keeps the layout's key (and so its resource name),
+/// so a catalog that grows past one workbook updates the deployed one instead of leaving it.
+pub fn build(checks: &[Check], schemas: &[Table]) -> Result<Vec<Workbook>, WorkbookError> {
     let layout: Layout = serde_json::from_str(LAYOUT).map_err(|error| WorkbookError {
         what: LAYOUT_PATH.into(),
         problem: Problem {
@@ -52,29 +57,95 @@ pub fn build(checks: &[Check], schemas: &[Table]) -> Result<Workbook, WorkbookEr
             message: format!("not a workbook layout: {error}"),
         },
     })?;
+    let mut layout_queries = Vec::new();
+    collect_queries(&Value::Array(layout.items.clone()), &mut layout_queries);
+    let per_part = super::limits::MAX_WORKBOOK_QUERIES
+        .saturating_sub(layout_queries.len())
+        .max(1);
+    let shares: Vec<&[Check]> = if checks.is_empty() {
+        vec![checks]
+    } else {
+        checks.chunks(per_part).collect()
+    };
+    let parts = shares.len();
+    let mut books = Vec::with_capacity(parts);
+    let mut first = 1;
+    for (index, share) in shares.into_iter().enumerate() {
+        let part = (parts > 1).then(|| Part {
+            number: index + 1,
+            of: parts,
+            first,
+            last: first + share.len() - 1,
+            total: checks.len(),
+        });
+        first += share.len();
+        books.push(build_part(&layout, share, checks, schemas, part)?);
+    }
+    Ok(books)
+}
+
+/// Where one workbook of several stands: its number, and the checks of the catalog it shows.
+struct Part {
+    number: usize,
+    of: usize,
+    first: usize,
+    last: usize,
+    total: usize,
+}
+
+/// One workbook: the layout, with the status steps of `share`. `catalog` holds the checks a
+/// status query may name (`rule.quiet-when`).
+fn build_part(
+    layout: &Layout,
+    share: &[Check],
+    catalog: &[Check],
+    schemas: &[Table],
+    part: Option<Part>,
+) -> Result<Workbook, WorkbookError> {
+    let (key, display_name, description, scope) = match &part {
+        None => (
+            layout.key.clone(),
+            layout.display_name.clone(),
+            layout.description.clone(),
+            String::new(),
+        ),
+        Some(part) => (
+            if part.number == 1 {
+                layout.key.clone()
+            } else {
+                format!("{}-{}", layout.key, part.number)
+            },
+            format!("{} ({} of {})", layout.display_name, part.number, part.of),
+            format!(
+                "{} This part shows checks {} to {} of the catalog's {}.",
+                layout.description, part.first, part.last, part.total
+            ),
+            format!(": checks {} to {} of {}", part.first, part.last, part.total),
+        ),
+    };
     let mut items = Vec::new();
-    for item in layout.items {
+    for item in &layout.items {
         if item.get(MARKER).and_then(Value::as_str) == Some("check-status") {
-            items.push(status_group(checks, schemas)?);
+            items.push(status_group(share, catalog, schemas, &scope)?);
         } else {
-            items.push(item);
+            items.push(item.clone());
         }
     }
     let content = json!({
         "version": "Notebook/1.0",
         "items": items,
         "fallbackResourceIds": [],
-        "fromTemplateId": format!("sentinel-kms-{}", layout.key),
+        "fromTemplateId": format!("sentinel-kms-{key}"),
         "$schema": "https://github.com/Microsoft/Application-Insights-Workbooks/blob/master/schema/workbook.json",
     });
     let mut queries = Vec::new();
     collect_queries(&content, &mut queries);
 
     let serialized = serde_json::to_string(&content).expect("JSON values serialize");
-    let name = uuid::Uuid::new_v5(&WORKBOOK_NAMESPACE, layout.key.as_bytes());
+    let name = uuid::Uuid::new_v5(&WORKBOOK_NAMESPACE, key.as_bytes());
     let mut properties = json!({
-        "displayName": layout.display_name,
-        "description": layout.description,
+        "displayName": display_name,
+        "description": description,
         "serializedData": serialized,
         "version": "1.0",
         "category": "sentinel",
@@ -98,7 +169,7 @@ pub fn build(checks: &[Check], schemas: &[Table]) -> Result<Workbook, WorkbookEr
          resource group; the workbook shows in its Sentinel",
     );
     Ok(Workbook {
-        key: layout.key,
+        key,
         content,
         serialized,
         template,
@@ -107,16 +178,22 @@ pub fn build(checks: &[Check], schemas: &[Table]) -> Result<Workbook, WorkbookEr
 }
 
 /// A group with one grid per check: each group of the check's rows with its status icon.
-fn status_group(checks: &[Check], schemas: &[Table]) -> Result<Value, WorkbookError> {
+fn status_group(
+    share: &[Check],
+    catalog: &[Check],
+    schemas: &[Table],
+    scope: &str,
+) -> Result<Value, WorkbookError> {
     let mut items = Vec::new();
-    for check in checks {
-        let query = kql::workbook_query(check, checks, schemas).map_err(|error| WorkbookError {
-            what: format!("check `{}` ({})", check.id, check.path.display()),
-            problem: Problem {
-                field: "workbook query".into(),
-                message: error.0,
-            },
-        })?;
+    for check in share {
+        let query =
+            kql::workbook_query(check, catalog, schemas).map_err(|error| WorkbookError {
+                what: format!("check `{}` ({})", check.id, check.path.display()),
+                problem: Problem {
+                    field: "workbook query".into(),
+                    message: error.0,
+                },
+            })?;
         // The query's own window: its lookback, plus the two days by which Azure Monitor may
         // have moved a late row's TimeGenerated.
         let window = check
@@ -149,7 +226,10 @@ fn status_group(checks: &[Check], schemas: &[Table]) -> Result<Value, WorkbookEr
         "content": {
             "version": "NotebookGroup/1.0",
             "groupType": "editable",
-            "title": "Check status, per AWS account and region (thresholds as in sentinel-kms validate)",
+            "title": format!(
+                "Check status, per AWS account and region (thresholds as in sentinel-kms \
+                 validate){scope}"
+            ),
             "items": items,
         },
     }))
