@@ -32,10 +32,8 @@ pub mod runner;
 pub mod validate;
 pub mod verdict;
 
-use std::io::Write;
-
 use cli::{Cli, Command};
-use error::{Error, Result};
+use error::Result;
 
 /// Runs one command and returns its exit code.
 pub async fn run(cli: Cli) -> Result<u8> {
@@ -49,12 +47,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::List(args) => {
             let checks = validate::load_catalog(&args.catalog)?;
             let text = report::render_catalog(args.format, &checks);
-            std::io::stdout()
-                .write_all(text.as_bytes())
-                .map_err(|source| Error::Write {
-                    path: "standard output".into(),
-                    source,
-                })?;
+            output::print(&text)?;
             Ok(error::exit::OK)
         }
     }

@@ -32,6 +32,26 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Writes the report of a command other than `validate` and `doctor` (which neutralise each
+/// value as they render, since they write logging commands of their own) to stdout. Inside a
+/// CI system it is filtered first, as its logs are: a check file, a policy or a key policy
+/// given to the tool may hold text that an agent would take for a command.
+pub fn print(text: &str) -> Result<()> {
+    let env = crate::client::auth::ProcessEnvironment;
+    let text = if crate::report::ci::protects(crate::report::ci::CiChoice::None, &env) {
+        std::borrow::Cow::Owned(crate::report::ci::neutralise::text(text))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
+    let mut stdout = std::io::stdout().lock();
+    (stdout.write_all(text.as_bytes()))
+        .and_then(|()| stdout.flush())
+        .map_err(|source| Error::Write {
+            path: "standard output".into(),
+            source,
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

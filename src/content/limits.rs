@@ -29,7 +29,7 @@ const LONGEST_GROUPING: TimeDelta = TimeDelta::days(7);
 /// warnings), and the serialized size above which a workbook fails to save.
 const MAX_WORKBOOK_STEPS: usize = 100;
 pub const MAX_WORKBOOK_QUERIES: usize = 40;
-const MAX_WORKBOOK_CHARS: usize = 500_000;
+pub const MAX_WORKBOOK_CHARS: usize = 500_000;
 
 /// The MITRE ATT&CK Enterprise tactics, as the API spells them. The API's `AttackTactic` also
 /// has `PreAttack` and two ICS tactics, which the content repository refuses.

@@ -1,6 +1,6 @@
 //! `build`: the content pack. Checks whose header has `rule:` become Sentinel scheduled analytic
 //! rules ([`rules`], with queries from [`kql`]); every check becomes a status grid of the
-//! Sentinel workbook ([`workbook`]). Everything is generated, then checked (the published
+//! Sentinel workbook, or of one of its parts when the catalog is large ([`workbook`]). Everything is generated, then checked (the published
 //! schemas in [`schema`], the service's and content repository's limits in [`limits`], the
 //! Kusto analyser over every query) and only then written, atomically ([`write`]): a build
 //! that finds a problem leaves the previous pack as it was.
@@ -13,7 +13,6 @@ pub mod schema;
 pub mod workbook;
 mod write;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -32,7 +31,7 @@ pub struct Problem {
     pub message: String,
 }
 
-/// A problem of the pack, with where it is: a check's rule, or a part of the workbook.
+/// A problem of the pack, with where it is: a check's rule, or a workbook.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BuildError {
     pub what: String,
@@ -296,13 +295,7 @@ pub fn run(args: &BuildArgs) -> Result<u8> {
         checks.len(),
         args.out.display()
     ));
-    let mut stdout = std::io::stdout().lock();
-    (stdout.write_all(text.as_bytes()))
-        .and_then(|()| stdout.flush())
-        .map_err(|source| Error::Write {
-            path: "standard output".into(),
-            source,
-        })?;
+    crate::output::print(&text)?;
     Ok(exit::OK)
 }
 

@@ -494,12 +494,21 @@ fn a_catalog_too_big_for_one_workbook_is_shared_out_among_several_that_keep_to_t
                 .ends_with(&format!("({part} of 3)")),
             "{properties}"
         );
+        let (first, last) = [(1, 37), (38, 74), (75, 80)][part - 1];
+        assert!(
+            properties["description"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("checks {first} to {last} of the catalog's 80.")),
+            "{properties}"
+        );
         names.push(workbook_name(&pack, &arm));
     }
     let expected: Vec<String> = catalog.iter().map(|c| format!("status {}", c.id)).collect();
     assert_eq!(shown, expected, "every check once, in catalog order");
+    names.sort();
     names.dedup();
-    assert_eq!(names.len(), 3);
+    assert_eq!(names.len(), 3, "every part has a name of its own");
 }
 
 fn file<'a>(pack: &'a Pack, path: &str) -> &'a [u8] {
@@ -532,4 +541,44 @@ fn collect_status_steps(value: &Value, found: &mut Vec<String>) {
         Value::Array(items) => items.iter().for_each(|v| collect_status_steps(v, found)),
         _ => {}
     }
+}
+
+#[test]
+fn a_workbook_is_also_split_before_it_grows_too_long_to_save() {
+    // 30 checks, under the 37 status steps a workbook takes, but of 20,000 characters each.
+    let catalog: Vec<Check> = (0..30)
+        .map(|n| {
+            let id = format!("long-{n:02}");
+            let text = String::from_utf8(events_check(&id, "Long", "").text.into_bytes())
+                .unwrap()
+                .replace("// rule: enabled\n", "")
+                .replace(
+                    "| where ErrorCode",
+                    &format!(
+                        "| where EventName != \"{}\"\n| where ErrorCode",
+                        "x".repeat(20_000)
+                    ),
+                );
+            parse_check(Path::new(&format!("queries/{id}.kql")), text.into_bytes())
+                .unwrap_or_else(|errors| panic!("{errors:?}"))
+        })
+        .collect();
+    let pack = generate(&catalog, &tables()).unwrap();
+    assert_eq!(pack.workbooks, 2);
+    let mut shown = 0;
+    for gallery in [
+        "gallery/pipeline-health.json",
+        "gallery/pipeline-health-2.json",
+    ] {
+        let content: Value = serde_json::from_slice(file(&pack, gallery)).unwrap();
+        let serialized = serde_json::to_string(&content).unwrap();
+        if gallery == "gallery/pipeline-health.json" {
+            assert!(serialized.len() > 450_000, "the first part takes what fits");
+        }
+        assert!(limits::workbook_problems(&content, &serialized).is_empty());
+        let mut steps = Vec::new();
+        collect_status_steps(&content, &mut steps);
+        shown += steps.len();
+    }
+    assert_eq!(shown, 30);
 }

@@ -1,11 +1,13 @@
 //! The Sentinel workbook: the layout in `workbooks/pipeline-health.json` (title, parameters,
 //! charts), with the status of every check generated where the layout says
-//! `{"sentinel-kms": "check-status"}`. Written as the gallery JSON (`Notebook/1.0`, for the
+//! `{"sentinel-kms": "check-status"}`; a catalog too large for one workbook is shared out among
+//! several, each the whole layout with its share of the checks. Written as the gallery JSON (`Notebook/1.0`, for the
 //! workbook's Advanced Editor) and as an ARM template (`Microsoft.Insights/workbooks`, kind
 //! `shared`, in Sentinel's `sentinel` category).
 
 use serde_json::{Value, json};
 
+use super::limits::{MAX_WORKBOOK_CHARS, MAX_WORKBOOK_QUERIES};
 use super::{Problem, arm, kql};
 use crate::catalog::Check;
 use crate::lint::schema::Table;
@@ -13,7 +15,8 @@ use crate::lint::schema::Table;
 const LAYOUT: &str = include_str!("../../workbooks/pipeline-health.json");
 const LAYOUT_PATH: &str = "workbooks/pipeline-health.json";
 const MARKER: &str = "sentinel-kms";
-/// Workbook names are UUID v5 of the layout's key under this namespace.
+/// Workbook names are UUID v5 of the workbook's key (the layout's, with `-2`, `-3`, … for the
+/// parts after the first) under this namespace.
 const WORKBOOK_NAMESPACE: uuid::Uuid = uuid::uuid!("7a9b0427-7c5a-4885-978c-660ec7bf2076");
 pub const API_VERSION: &str = "2023-06-01";
 
@@ -45,9 +48,10 @@ pub struct WorkbookError {
 }
 
 /// The workbooks of the catalog: one, unless its status steps would run more Log Analytics
-/// queries when it opens than the workbook guidance keeps to. Then the checks are shared out,
-/// in catalog order, among as few workbooks as keep to it, each the whole layout with its
-/// share of the status steps. The first keeps the layout's key (and so its resource name),
+/// queries when it opens than the workbook guidance keeps to, or make it longer than a
+/// workbook can be saved. Then the checks are shared out, in catalog order, each workbook
+/// taking as many as fit, each the whole layout with its share of the status steps. (A single
+/// check too long for a workbook of its own is left to the size check of the build.) The first keeps the layout's key (and so its resource name),
 /// so a catalog that grows past one workbook updates the deployed one instead of leaving it.
 pub fn build(checks: &[Check], schemas: &[Table]) -> Result<Vec<Workbook>, WorkbookError> {
     let layout: Layout = serde_json::from_str(LAYOUT).map_err(|error| WorkbookError {
@@ -59,27 +63,36 @@ pub fn build(checks: &[Check], schemas: &[Table]) -> Result<Vec<Workbook>, Workb
     })?;
     let mut layout_queries = Vec::new();
     collect_queries(&Value::Array(layout.items.clone()), &mut layout_queries);
-    let per_part = super::limits::MAX_WORKBOOK_QUERIES
+    let per_part = MAX_WORKBOOK_QUERIES
         .saturating_sub(layout_queries.len())
         .max(1);
-    let shares: Vec<&[Check]> = if checks.is_empty() {
-        vec![checks]
-    } else {
-        checks.chunks(per_part).collect()
-    };
+    let steps = (checks.iter())
+        .map(|check| status_step(check, checks, schemas))
+        .collect::<Result<Vec<Value>, WorkbookError>>()?;
+    // What a workbook holds besides its steps, with room for the longest part's numbering.
+    let base = serde_json::to_string(&layout.items).map_or(0, |t| t.chars().count()) + 2_000;
+    let mut shares: Vec<std::ops::Range<usize>> = Vec::new();
+    let (mut start, mut size) = (0, base);
+    for (index, step) in steps.iter().enumerate() {
+        let length = serde_json::to_string(step).map_or(0, |t| t.chars().count()) + 1;
+        if index > start && (index - start == per_part || size + length > MAX_WORKBOOK_CHARS) {
+            shares.push(start..index);
+            (start, size) = (index, base);
+        }
+        size += length;
+    }
+    shares.push(start..steps.len());
     let parts = shares.len();
     let mut books = Vec::with_capacity(parts);
-    let mut first = 1;
     for (index, share) in shares.into_iter().enumerate() {
         let part = (parts > 1).then(|| Part {
             number: index + 1,
             of: parts,
-            first,
-            last: first + share.len() - 1,
+            first: share.start + 1,
+            last: share.end,
             total: checks.len(),
         });
-        first += share.len();
-        books.push(build_part(&layout, share, checks, schemas, part)?);
+        books.push(build_part(&layout, &steps[share], part));
     }
     Ok(books)
 }
@@ -93,15 +106,8 @@ struct Part {
     total: usize,
 }
 
-/// One workbook: the layout, with the status steps of `share`. `catalog` holds the checks a
-/// status query may name (`rule.quiet-when`).
-fn build_part(
-    layout: &Layout,
-    share: &[Check],
-    catalog: &[Check],
-    schemas: &[Table],
-    part: Option<Part>,
-) -> Result<Workbook, WorkbookError> {
+/// One workbook: the layout, with the status steps of its share of the checks.
+fn build_part(layout: &Layout, steps: &[Value], part: Option<Part>) -> Workbook {
     let (key, display_name, description, scope) = match &part {
         None => (
             layout.key.clone(),
@@ -126,7 +132,7 @@ fn build_part(
     let mut items = Vec::new();
     for item in &layout.items {
         if item.get(MARKER).and_then(Value::as_str) == Some("check-status") {
-            items.push(status_group(share, catalog, schemas, &scope)?);
+            items.push(status_group(steps, &scope));
         } else {
             items.push(item.clone());
         }
@@ -168,59 +174,58 @@ fn build_part(
         "Name of the Log Analytics workspace that Microsoft Sentinel runs on, in this \
          resource group; the workbook shows in its Sentinel",
     );
-    Ok(Workbook {
+    Workbook {
         key,
         content,
         serialized,
         template,
         queries,
-    })
+    }
 }
 
-/// A group with one grid per check: each group of the check's rows with its status icon.
-fn status_group(
-    share: &[Check],
+/// The status grid of one check: each group of the check's rows with its status icon.
+fn status_step(
+    check: &Check,
     catalog: &[Check],
     schemas: &[Table],
-    scope: &str,
 ) -> Result<Value, WorkbookError> {
-    let mut items = Vec::new();
-    for check in share {
-        let query =
-            kql::workbook_query(check, catalog, schemas).map_err(|error| WorkbookError {
-                what: format!("check `{}` ({})", check.id, check.path.display()),
-                problem: Problem {
-                    field: "workbook query".into(),
-                    message: error.0,
-                },
-            })?;
-        // The query's own window: its lookback, plus the two days by which Azure Monitor may
-        // have moved a late row's TimeGenerated.
-        let window = check
-            .threshold("lookback")
-            .and_then(|v| v.as_span())
-            .unwrap_or(chrono::TimeDelta::days(1))
-            + chrono::TimeDelta::days(2);
-        items.push(json!({
-            "type": 3,
-            "name": format!("status {}", check.id),
-            "content": {
-                "version": "KqlItem/1.0",
-                "title": format!("{} ({} {})", check.title, check.id, check.version),
-                "query": query,
-                "size": 0,
-                "queryType": 0,
-                "resourceType": "microsoft.operationalinsights/workspaces",
-                "crossComponentResources": ["{Workspace}"],
-                "timeContext": { "durationMs": window.num_milliseconds() },
-                "visualization": "table",
-                "gridSettings": { "formatters": [status_formatter()] },
-                "noDataMessage": "The check returned nothing.",
-            },
-            "customWidth": "50",
-        }));
-    }
+    let query = kql::workbook_query(check, catalog, schemas).map_err(|error| WorkbookError {
+        what: format!("check `{}` ({})", check.id, check.path.display()),
+        problem: Problem {
+            field: "workbook query".into(),
+            message: error.0,
+        },
+    })?;
+    // The query's own window: its lookback, plus the two days by which Azure Monitor may have
+    // moved a late row's TimeGenerated.
+    let window = check
+        .threshold("lookback")
+        .and_then(|v| v.as_span())
+        .unwrap_or(chrono::TimeDelta::days(1))
+        + chrono::TimeDelta::days(2);
     Ok(json!({
+        "type": 3,
+        "name": format!("status {}", check.id),
+        "content": {
+            "version": "KqlItem/1.0",
+            "title": format!("{} ({} {})", check.title, check.id, check.version),
+            "query": query,
+            "size": 0,
+            "queryType": 0,
+            "resourceType": "microsoft.operationalinsights/workspaces",
+            "crossComponentResources": ["{Workspace}"],
+            "timeContext": { "durationMs": window.num_milliseconds() },
+            "visualization": "table",
+            "gridSettings": { "formatters": [status_formatter()] },
+            "noDataMessage": "The check returned nothing.",
+        },
+        "customWidth": "50",
+    }))
+}
+
+/// The group of status steps, one grid per check.
+fn status_group(steps: &[Value], scope: &str) -> Value {
+    json!({
         "type": 12,
         "name": "check status",
         "content": {
@@ -230,9 +235,9 @@ fn status_group(
                 "Check status, per AWS account and region (thresholds as in sentinel-kms \
                  validate){scope}"
             ),
-            "items": items,
+            "items": steps,
         },
-    }))
+    })
 }
 
 /// Icons for `Status`: healthy, lag, no data, could not evaluate.

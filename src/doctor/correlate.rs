@@ -92,18 +92,20 @@ impl ValidateResult {
 pub fn correlate(validate: &ValidateResult, verdicts: &[Verdict]) -> Vec<Diagnosis> {
     // The accounts this run read: the one it ran in (a doctor verdict's workspace), and every
     // account a grouped verdict names. A GuardDuty administrator's bucket holds its members'
-    // folders too, and the doctor checks those; the members' findings then reach Sentinel
-    // through the administrator's connector role, so its role-wide verdicts concern them.
+    // folders too, and the doctor checks each folder's notification; a member's findings
+    // then travel the administrator's path (its detector's export, key, bucket, queue and
+    // connector role), so those verdicts concern the member as well.
+    let account_of = |verdict: &'_ Verdict| -> Option<String> {
+        let group = verdict.group.as_ref()?;
+        (group.iter())
+            .find(|(name, _)| name == "AccountId")
+            .map(|(_, value)| value.clone())
+    };
+    let grouped_accounts: Vec<String> = verdicts.iter().filter_map(account_of).collect();
     let mut read_accounts: Vec<&str> = verdicts
         .iter()
         .map(|v| v.workspace.as_str())
-        .chain(verdicts.iter().filter_map(|v| {
-            let group = v.group.as_ref()?;
-            group
-                .iter()
-                .find(|(name, _)| name == "AccountId")
-                .map(|(_, value)| value.as_str())
-        }))
+        .chain(grouped_accounts.iter().map(String::as_str))
         .collect();
     read_accounts.sort_unstable();
     read_accounts.dedup();
@@ -126,10 +128,19 @@ pub fn correlate(validate: &ValidateResult, verdicts: &[Verdict]) -> Vec<Diagnos
                         .find(|(n, _)| n == name)
                         .map(|(_, v)| v.as_str())
                 };
-                value("Region") == Some(region)
-                    && trouble
-                        .account()
-                        .is_none_or(|account| value("AccountId") == Some(account))
+                let Some(account) = trouble.account() else {
+                    return value("Region") == Some(region);
+                };
+                // The path of the account the run ran in, when this account's folder is in
+                // its bucket; but not the notification of its own folder, which is not
+                // this account's.
+                let hosts = value("AccountId") == Some(verdict.workspace.as_str())
+                    && verdict.check != super::checks::NOTIFICATION.id
+                    && verdicts.iter().any(|other| {
+                        other.workspace == verdict.workspace
+                            && account_of(other).as_deref() == Some(account)
+                    });
+                value("Region") == Some(region) && (value("AccountId") == Some(account) || hosts)
             }
         };
         let related: Vec<usize> = (0..verdicts.len())

@@ -14,7 +14,6 @@ mod report;
 mod rules;
 pub mod schema;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{self, Source};
@@ -91,13 +90,7 @@ pub fn run(args: &LintArgs) -> Result<u8> {
             report::render_json(&report)
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    (stdout.write_all(text.as_bytes()))
-        .and_then(|()| stdout.flush())
-        .map_err(|source| Error::Write {
-            path: "standard output".into(),
-            source,
-        })?;
+    crate::output::print(&text)?;
     Ok(exit_code)
 }
 

@@ -2,7 +2,7 @@
 //! policies from the command line, builds the [`Remedy`] and prints it. Every bad value is a
 //! usage error (exit 2) that names it.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 use clap::{ArgGroup, Args, ValueEnum};
@@ -61,14 +61,7 @@ pub fn run(args: &PolicyArgs) -> Result<u8> {
         PolicyFormat::Text => super::text::render(&remedy),
         PolicyFormat::Json => super::json::render(&remedy),
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(|source| Error::Write {
-            path: "standard output".into(),
-            source,
-        })?;
+    crate::output::print(&text)?;
     Ok(exit::OK)
 }
 

@@ -230,15 +230,37 @@ fn any_command_run_inside_a_ci_system_neutralises_what_it_echoes() {
     let list = |env: &[(&str, &str)]| {
         super::common::sentinel_kms_env(&["list", "--queries", queries], env)
     };
-    // Outside CI the value is shown as written, so the check below can tell.
+    // `lint` echoes it in its report, on stdout.
+    let lint = |format: &str, env: &[(&str, &str)]| {
+        super::common::sentinel_kms_env(&["lint", "--format", format, queries], env)
+    };
+    // Outside CI the value is shown as written, so the checks below can tell.
     let plain = list(&[]);
     assert_eq!(plain.code, 2, "{}", plain.stderr);
     assert!(plain.stderr.contains("1.0##vso[task"), "{}", plain.stderr);
+    let plain = lint("text", &[]);
+    assert!(plain.stdout.contains("1.0##vso[task"), "{}", plain.stdout);
     // Any value an agent may set, not only the ones that choose the commands to write.
     for value in ["True", "yes", "1"] {
-        let run = list(&[("TF_BUILD", value)]);
+        let env = [("TF_BUILD", value)];
+        let run = list(&env);
         assert_eq!(run.code, 2, "{}", run.stderr);
         assert!(run.stderr.contains("hostile.kql:2"), "{}", run.stderr);
         assert_no_injection(&format!("list stderr, TF_BUILD={value}"), &run.stderr);
+        for format in ["text", "json"] {
+            let run = lint(format, &env);
+            assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+            assert!(run.stdout.contains("hostile.kql"), "{}", run.stdout);
+            let what = format!("lint --format {format} stdout, TF_BUILD={value}");
+            assert_no_injection(&what, &run.stdout);
+            assert_no_injection(&what, &run.stderr);
+        }
+        // The JSON stays JSON.
+        let json: Value = serde_json::from_str(&lint("json", &env).stdout).unwrap();
+        let mut decoded = Vec::new();
+        strings(&json, &mut decoded);
+        decoded
+            .iter()
+            .for_each(|text| assert_no_injection("lint JSON value", text));
     }
 }

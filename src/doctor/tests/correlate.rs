@@ -217,7 +217,7 @@ fn a_member_account_read_in_the_administrators_bucket_shares_the_connector_role(
         ("AccountId".into(), "444455556666".into()),
         ("Region".into(), "eu-west-1".into()),
     ]);
-    let diagnoses = correlate(&result, &[trust, folder]);
+    let diagnoses = correlate(&result, &[trust.clone(), folder.clone()]);
     assert_eq!(diagnoses.len(), 1, "{diagnoses:#?}");
     assert_eq!(diagnoses[0].cause, "aws_side_cause", "{diagnoses:#?}");
     assert_eq!(diagnoses[0].verdicts, [0]);
@@ -228,4 +228,53 @@ fn a_member_account_read_in_the_administrators_bucket_shares_the_connector_role(
         "{}",
         diagnoses[0].summary
     );
+
+    // The administrator's regional path (its key policy, its queue) carries the member's
+    // findings too; the notification of the administrator's own folder does not.
+    trust.status = Status::Healthy;
+    trust.fails = false;
+    let key_policy = aws_verdict(
+        "aws-key-policy-role",
+        "eu-west-1",
+        Status::NoData,
+        "key_policy_denies_role",
+        "the key policy of key X does not let role Y decrypt",
+    );
+    let own_folder = aws_verdict(
+        "aws-bucket-notification",
+        "eu-west-1",
+        Status::NoData,
+        "folder_not_covered",
+        "objects under the administrator's folder reach no queue",
+    );
+    let elsewhere = aws_verdict(
+        "aws-queue",
+        "us-east-1",
+        Status::NoData,
+        "queue_not_drained",
+        "another region's queue",
+    );
+    let diagnoses = correlate(&result, &[trust, folder, key_policy, own_folder, elsewhere]);
+    assert_eq!(diagnoses.len(), 1, "{diagnoses:#?}");
+    assert_eq!(diagnoses[0].cause, "aws_side_cause", "{diagnoses:#?}");
+    assert_eq!(diagnoses[0].verdicts, [2]);
+
+    // An account whose folder this run never saw keeps nothing of the administrator's path.
+    let mut stranger = result.results[0].clone();
+    stranger.group = Some(
+        json!({ "AccountId": "777788889999", "Region": "eu-west-1" })
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    result.results = vec![stranger];
+    let key_policy = aws_verdict(
+        "aws-key-policy-role",
+        "eu-west-1",
+        Status::NoData,
+        "key_policy_denies_role",
+        "the key policy of key X does not let role Y decrypt",
+    );
+    let diagnoses = correlate(&result, &[key_policy]);
+    assert_eq!(diagnoses[0].cause, "aws_side_not_checked", "{diagnoses:#?}");
 }
