@@ -1,9 +1,10 @@
 //! `build`: the content pack. Checks whose header has `rule:` become Sentinel scheduled analytic
 //! rules ([`rules`], with queries from [`kql`]); every check becomes a status grid of the
-//! Sentinel workbook, or of one of its parts when the catalog is large ([`workbook`]). Everything is generated, then checked (the published
-//! schemas in [`schema`], the service's and content repository's limits in [`limits`], the
-//! Kusto analyser over every query) and only then written, atomically ([`write`]): a build
-//! that finds a problem leaves the previous pack as it was.
+//! Sentinel workbook, or of one of its parts when the catalog is large ([`workbook`]).
+//! Everything is generated, then checked (the published schemas in [`schema`], the service's
+//! and content repository's limits in [`limits`], the Kusto analyser over every query) and only
+//! then written, atomically ([`write`]): a build that finds a problem leaves the previous pack
+//! as it was.
 
 pub mod arm;
 pub mod kql;

@@ -1,9 +1,9 @@
 //! The Sentinel workbook: the layout in `workbooks/pipeline-health.json` (title, parameters,
 //! charts), with the status of every check generated where the layout says
 //! `{"sentinel-kms": "check-status"}`; a catalog too large for one workbook is shared out among
-//! several, each the whole layout with its share of the checks. Written as the gallery JSON (`Notebook/1.0`, for the
-//! workbook's Advanced Editor) and as an ARM template (`Microsoft.Insights/workbooks`, kind
-//! `shared`, in Sentinel's `sentinel` category).
+//! several, each the whole layout with its share of the checks. Written as the gallery JSON
+//! (`Notebook/1.0`, for the workbook's Advanced Editor) and as an ARM template
+//! (`Microsoft.Insights/workbooks`, kind `shared`, in Sentinel's `sentinel` category).
 
 use serde_json::{Value, json};
 
@@ -51,8 +51,9 @@ pub struct WorkbookError {
 /// queries when it opens than the workbook guidance keeps to, or make it longer than a
 /// workbook can be saved. Then the checks are shared out, in catalog order, each workbook
 /// taking as many as fit, each the whole layout with its share of the status steps. (A single
-/// check too long for a workbook of its own is left to the size check of the build.) The first keeps the layout's key (and so its resource name),
-/// so a catalog that grows past one workbook updates the deployed one instead of leaving it.
+/// check too long for a workbook of its own is left to the size check of the build.) The first
+/// keeps the layout's key (and so its resource name), so a catalog that grows past one
+/// workbook updates the deployed one instead of leaving it.
 pub fn build(checks: &[Check], schemas: &[Table]) -> Result<Vec<Workbook>, WorkbookError> {
     let layout: Layout = serde_json::from_str(LAYOUT).map_err(|error| WorkbookError {
         what: LAYOUT_PATH.into(),
