@@ -53,14 +53,8 @@ pub fn add_missing(
         }
         let present = |expected: &Expected| {
             verdicts[start..index].iter().any(|v| {
-                let value = |column: &str| {
-                    v.group
-                        .as_ref()
-                        .and_then(|g| g.iter().find(|(n, _)| n == column))
-                        .map(|(_, value)| value.as_str())
-                };
-                value("AccountId") == Some(expected.account.as_str())
-                    && value("Region") == Some(expected.region.as_str())
+                v.group_value("AccountId") == Some(expected.account.as_str())
+                    && v.group_value("Region") == Some(expected.region.as_str())
             })
         };
         let missing: Vec<Verdict> = expected_in(&workspace)

@@ -70,15 +70,6 @@ fn classifier(checks: &[Check], verdict: &Verdict) -> Option<Classifier> {
     check_of(checks, verdict).map(|check| check.classifier)
 }
 
-fn group_value<'a>(verdict: &'a Verdict, column: &str) -> Option<&'a str> {
-    verdict
-        .group
-        .as_ref()?
-        .iter()
-        .find(|(name, _)| name == column)
-        .map(|(_, v)| v.as_str())
-}
-
 fn evidence_text<'a>(verdict: &'a Verdict, key: &str) -> Option<&'a str> {
     verdict.evidence.get(key).and_then(Value::as_str)
 }
@@ -330,10 +321,9 @@ fn kms_denials(
         .collect();
     for denial in denials {
         let denied = &verdicts[denial];
-        let region = group_value(denied, "Region")
-            .unwrap_or_default()
-            .to_string();
-        let account = group_value(denied, "AccountId")
+        let region = denied.group_value("Region").unwrap_or_default().to_string();
+        let account = denied
+            .group_value("AccountId")
             .unwrap_or_default()
             .to_string();
         let key = evidence_text(denied, "KeyArn")
@@ -354,7 +344,11 @@ fn kms_denials(
             .iter()
             .copied()
             .filter(|&i| is_missing_findings(checks, &verdicts[i]))
-            .filter(|&i| group_value(&verdicts[i], "Region").is_none_or(|r| r == region))
+            .filter(|&i| {
+                verdicts[i]
+                    .group_value("Region")
+                    .is_none_or(|r| r == region)
+            })
             .collect();
         let related: Vec<usize> = indices
             .iter()
@@ -476,7 +470,8 @@ fn disabled_keys(
         )
     }) {
         let changed = &verdicts[change];
-        let region = group_value(changed, "Region")
+        let region = changed
+            .group_value("Region")
             .unwrap_or_default()
             .to_string();
         let key = evidence_text(changed, "KeyArn")
@@ -489,7 +484,11 @@ fn disabled_keys(
                 is_missing_findings(checks, &verdicts[i])
                     || verdicts[i].reason == "kms_decrypt_denied"
             })
-            .filter(|&i| group_value(&verdicts[i], "Region").is_none_or(|r| r == region))
+            .filter(|&i| {
+                verdicts[i]
+                    .group_value("Region")
+                    .is_none_or(|r| r == region)
+            })
             .filter(|&i| !explained.contains(&i) || verdicts[i].reason == "kms_decrypt_denied")
             .collect();
         let what = if changed.reason == "key_disabled" {

@@ -88,6 +88,13 @@ impl Verdict {
         }
     }
 
+    /// The value of one grouping column (`AccountId`, `Region`), if the verdict is grouped by it.
+    pub fn group_value(&self, column: &str) -> Option<&str> {
+        (self.group.as_ref()?.iter())
+            .find(|(name, _)| name == column)
+            .map(|(_, value)| value.as_str())
+    }
+
     /// `AccountId=111122223333, Region=eu-west-1`, or `-` for an ungrouped verdict.
     pub fn group_label(&self) -> String {
         match &self.group {

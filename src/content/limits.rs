@@ -27,7 +27,7 @@ const MAX_SUPPRESSION: TimeDelta = TimeDelta::hours(24);
 const LONGEST_GROUPING: TimeDelta = TimeDelta::days(7);
 /// The workbook guidance's steps and Log Analytics queries per workbook (advice, reported as
 /// warnings), and the serialized size above which a workbook fails to save.
-const MAX_WORKBOOK_STEPS: usize = 100;
+pub const MAX_WORKBOOK_STEPS: usize = 100;
 pub const MAX_WORKBOOK_QUERIES: usize = 40;
 pub const MAX_WORKBOOK_CHARS: usize = 500_000;
 
@@ -651,8 +651,7 @@ pub fn workbook_problems(content: &Value, serialized: &str) -> Vec<Problem> {
 /// steps, more than 40 Log Analytics queries (each runs when the workbook opens).
 pub fn workbook_warnings(content: &Value) -> Vec<Problem> {
     let mut found = Found::default();
-    let (mut steps, mut queries) = (0, 0);
-    count_steps(&content["items"], &mut steps, &mut queries);
+    let (steps, queries) = workbook_load(content["items"].as_array().map_or(&[], Vec::as_slice));
     if steps > MAX_WORKBOOK_STEPS {
         found.add(
             "items",
@@ -671,15 +670,22 @@ pub fn workbook_warnings(content: &Value) -> Vec<Problem> {
     found.0
 }
 
-fn count_steps(items: &Value, steps: &mut usize, queries: &mut usize) {
-    for item in items.as_array().into_iter().flatten() {
-        *steps += 1;
+/// The steps among `items`, nested ones included, and how many of them are Log Analytics
+/// queries, as the workbook guidance counts them.
+pub fn workbook_load(items: &[Value]) -> (usize, usize) {
+    let (mut steps, mut queries) = (0, 0);
+    for item in items {
+        steps += 1;
         let content = &item["content"];
         if item["type"] == 3 && content["queryType"].as_i64().unwrap_or(0) == 0 {
-            *queries += 1;
+            queries += 1;
         }
-        count_steps(&content["items"], steps, queries);
+        let (inner_steps, inner_queries) =
+            workbook_load(content["items"].as_array().map_or(&[], Vec::as_slice));
+        steps += inner_steps;
+        queries += inner_queries;
     }
+    (steps, queries)
 }
 
 /// Where `/subscriptions/<GUID>` appears, if it does.

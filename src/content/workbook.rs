@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use super::limits::{MAX_WORKBOOK_CHARS, MAX_WORKBOOK_QUERIES};
+use super::limits::{self, MAX_WORKBOOK_CHARS, MAX_WORKBOOK_QUERIES, MAX_WORKBOOK_STEPS};
 use super::{Problem, arm, kql};
 use crate::catalog::Check;
 use crate::lint::schema::Table;
@@ -47,13 +47,13 @@ pub struct WorkbookError {
     pub problem: Problem,
 }
 
-/// The workbooks of the catalog: one, unless its status steps would run more Log Analytics
-/// queries when it opens than the workbook guidance keeps to, or make it longer than a
-/// workbook can be saved. Then the checks are shared out, in catalog order, each workbook
-/// taking as many as fit, each the whole layout with its share of the status steps. (A single
-/// check too long for a workbook of its own is left to the size check of the build.) The first
-/// keeps the layout's key (and so its resource name), so a catalog that grows past one
-/// workbook updates the deployed one instead of leaving it.
+/// The workbooks of the catalog: one, unless its status steps would give it more steps or
+/// more Log Analytics queries (run when it opens) than the workbook guidance keeps to, or make
+/// it longer than a workbook can be saved. Then the checks are shared out, in catalog order,
+/// each workbook taking as many as fit, each the whole layout with its share of the status
+/// steps. (A single check too long for a workbook of its own is left to the size check of the
+/// build.) The first keeps the layout's key (and so its resource name), so a catalog that
+/// grows past one workbook updates the deployed one instead of leaving it.
 pub fn build(checks: &[Check], schemas: &[Table]) -> Result<Vec<Workbook>, WorkbookError> {
     let layout: Layout = serde_json::from_str(LAYOUT).map_err(|error| WorkbookError {
         what: LAYOUT_PATH.into(),
@@ -62,10 +62,10 @@ pub fn build(checks: &[Check], schemas: &[Table]) -> Result<Vec<Workbook>, Workb
             message: format!("not a workbook layout: {error}"),
         },
     })?;
-    let mut layout_queries = Vec::new();
-    collect_queries(&Value::Array(layout.items.clone()), &mut layout_queries);
-    let per_part = MAX_WORKBOOK_QUERIES
-        .saturating_sub(layout_queries.len())
+    // Each status step is one step and one query of the workbook, on top of the layout's.
+    let (layout_steps, layout_queries) = limits::workbook_load(&layout.items);
+    let per_part = (MAX_WORKBOOK_QUERIES.saturating_sub(layout_queries))
+        .min(MAX_WORKBOOK_STEPS.saturating_sub(layout_steps))
         .max(1);
     let steps = (checks.iter())
         .map(|check| status_step(check, checks, schemas))

@@ -95,17 +95,9 @@ pub fn correlate(validate: &ValidateResult, verdicts: &[Verdict]) -> Vec<Diagnos
     // folders too, and the doctor checks each folder's notification; a member's findings
     // then travel the administrator's path (its detector's export, key, bucket, queue and
     // connector role), so those verdicts concern the member as well.
-    let account_of = |verdict: &'_ Verdict| -> Option<String> {
-        let group = verdict.group.as_ref()?;
-        (group.iter())
-            .find(|(name, _)| name == "AccountId")
-            .map(|(_, value)| value.clone())
-    };
-    let grouped_accounts: Vec<String> = verdicts.iter().filter_map(account_of).collect();
-    let mut read_accounts: Vec<&str> = verdicts
-        .iter()
+    let mut read_accounts: Vec<&str> = (verdicts.iter())
         .map(|v| v.workspace.as_str())
-        .chain(grouped_accounts.iter().map(String::as_str))
+        .chain(verdicts.iter().filter_map(|v| v.group_value("AccountId")))
         .collect();
     read_accounts.sort_unstable();
     read_accounts.dedup();
@@ -117,31 +109,29 @@ pub fn correlate(validate: &ValidateResult, verdicts: &[Verdict]) -> Vec<Diagnos
         let other_account = trouble
             .account()
             .filter(|account| !read_accounts.contains(account));
-        let in_scope = |verdict: &Verdict| match &verdict.group {
-            // Role-wide verdicts (the trust policy) concern every account and region whose
-            // export this run read; an account it did not read has a connector role of its own.
-            None => other_account.is_none(),
-            Some(group) => {
-                let value = |name: &str| {
-                    group
-                        .iter()
-                        .find(|(n, _)| n == name)
-                        .map(|(_, v)| v.as_str())
-                };
-                let Some(account) = trouble.account() else {
-                    return value("Region") == Some(region);
-                };
-                // The path of the account the run ran in, when this account's folder is in
-                // its bucket; but not the notification of its own folder, which is not
-                // this account's.
-                let hosts = value("AccountId") == Some(verdict.workspace.as_str())
+        let in_scope = |verdict: &Verdict| {
+            if verdict.group.is_none() {
+                // Role-wide verdicts (the trust policy) concern every account and region whose
+                // export this run read; an account it did not read has a connector role of
+                // its own.
+                return other_account.is_none();
+            }
+            if verdict.group_value("Region") != Some(region) {
+                return false;
+            }
+            let Some(account) = trouble.account() else {
+                return true;
+            };
+            // The path of the account the run ran in, when this account's folder is in its
+            // bucket; but not the notification of its own folder, which is not this account's.
+            let owner = verdict.group_value("AccountId");
+            owner == Some(account)
+                || owner == Some(verdict.workspace.as_str())
                     && verdict.check != super::checks::NOTIFICATION.id
                     && verdicts.iter().any(|other| {
                         other.workspace == verdict.workspace
-                            && account_of(other).as_deref() == Some(account)
-                    });
-                value("Region") == Some(region) && (value("AccountId") == Some(account) || hosts)
-            }
+                            && other.group_value("AccountId") == Some(account)
+                    })
         };
         let related: Vec<usize> = (0..verdicts.len())
             .filter(|&i| in_scope(&verdicts[i]))

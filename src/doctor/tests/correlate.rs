@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::catalog::Severity;
-use crate::doctor::correlate::{ValidateResult, correlate};
+use crate::doctor::correlate::{ValidateResult, ValidateVerdict, correlate};
 use crate::verdict::{Status, Verdict};
 
 fn aws_verdict(check: &str, region: &str, status: Status, reason: &str, message: &str) -> Verdict {
@@ -28,6 +28,42 @@ fn aws_verdict(check: &str, region: &str, status: Status, reason: &str, message:
         evidence: serde_json::Map::new(),
         elapsed: None,
     }
+}
+
+/// The role-wide verdict of the connector role's trust policy: failing (it accepts only the
+/// old session-name prefix) or healthy.
+fn trust_verdict(fails: bool) -> Verdict {
+    let mut trust = if fails {
+        aws_verdict(
+            "aws-connector-trust",
+            "-",
+            Status::NoData,
+            "trust_session_name_pinned",
+            "the trust policy accepts only the old prefix",
+        )
+    } else {
+        aws_verdict(
+            "aws-connector-trust",
+            "-",
+            Status::Healthy,
+            "trust_ok",
+            "the trust policy accepts both prefixes",
+        )
+    };
+    trust.group = None;
+    trust
+}
+
+/// The stale eu-west-1 group of `validate_result`, as if of another AWS account.
+fn stale_group_of(account: &str) -> ValidateVerdict {
+    let mut stale = validate_result().results[0].clone();
+    stale.group = Some(
+        json!({ "AccountId": account, "Region": "eu-west-1" })
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    stale
 }
 
 fn validate_result() -> ValidateResult {
@@ -115,14 +151,7 @@ fn a_stale_region_is_explained_by_the_aws_side_verdicts_of_that_region() {
 
 #[test]
 fn a_role_wide_verdict_concerns_every_troubled_region() {
-    let mut trust = aws_verdict(
-        "aws-connector-trust",
-        "-",
-        Status::NoData,
-        "trust_session_name_pinned",
-        "the trust policy accepts only the old prefix",
-    );
-    trust.group = None;
+    let trust = trust_verdict(true);
     let diagnoses = correlate(&validate_result(), &[trust]);
     assert_eq!(diagnoses.len(), 2);
     assert!(
@@ -135,22 +164,9 @@ fn a_role_wide_verdict_concerns_every_troubled_region() {
 #[test]
 fn a_group_of_an_account_or_region_not_read_is_never_called_clear() {
     let mut result = validate_result();
-    let mut other = result.results[0].clone();
-    other.group = Some(
-        json!({ "AccountId": "444455556666", "Region": "eu-west-1" })
-            .as_object()
-            .unwrap()
-            .clone(),
-    );
+    let other = stale_group_of("444455556666");
     result.results = vec![other, result.results[2].clone()];
-    let mut trust = aws_verdict(
-        "aws-connector-trust",
-        "-",
-        Status::Healthy,
-        "trust_ok",
-        "the trust policy accepts both prefixes",
-    );
-    trust.group = None;
+    let trust = trust_verdict(false);
     let clear_elsewhere = aws_verdict(
         "aws-export-destination",
         "eu-west-1",
@@ -190,22 +206,9 @@ fn a_member_account_read_in_the_administrators_bucket_shares_the_connector_role(
     // The run reads the administrator 111122223333, whose bucket holds the folders of member
     // 444455556666 too; the member's findings reach Sentinel through the same connector role.
     let mut result = validate_result();
-    let mut member = result.results[0].clone();
-    member.group = Some(
-        json!({ "AccountId": "444455556666", "Region": "eu-west-1" })
-            .as_object()
-            .unwrap()
-            .clone(),
-    );
+    let member = stale_group_of("444455556666");
     result.results = vec![member];
-    let mut trust = aws_verdict(
-        "aws-connector-trust",
-        "-",
-        Status::NoData,
-        "trust_session_name_pinned",
-        "the trust policy accepts only the old prefix",
-    );
-    trust.group = None;
+    let mut trust = trust_verdict(true);
     let mut folder = aws_verdict(
         "aws-bucket-notification",
         "eu-west-1",
@@ -260,13 +263,7 @@ fn a_member_account_read_in_the_administrators_bucket_shares_the_connector_role(
     assert_eq!(diagnoses[0].verdicts, [2]);
 
     // An account whose folder this run never saw keeps nothing of the administrator's path.
-    let mut stranger = result.results[0].clone();
-    stranger.group = Some(
-        json!({ "AccountId": "777788889999", "Region": "eu-west-1" })
-            .as_object()
-            .unwrap()
-            .clone(),
-    );
+    let stranger = stale_group_of("777788889999");
     result.results = vec![stranger];
     let key_policy = aws_verdict(
         "aws-key-policy-role",
