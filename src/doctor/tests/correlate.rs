@@ -30,6 +30,17 @@ fn aws_verdict(check: &str, region: &str, status: Status, reason: &str, message:
     }
 }
 
+/// The failing key-policy verdict of eu-west-1: the key's policy does not let the role decrypt.
+fn key_policy_denied_in_eu_west_1() -> Verdict {
+    aws_verdict(
+        "aws-key-policy-role",
+        "eu-west-1",
+        Status::NoData,
+        "key_policy_denies_role",
+        "the key policy of key X does not let role Y decrypt",
+    )
+}
+
 /// The role-wide verdict of the connector role's trust policy: failing (it accepts only the
 /// old session-name prefix) or healthy.
 fn trust_verdict(fails: bool) -> Verdict {
@@ -97,13 +108,7 @@ fn a_stale_region_is_explained_by_the_aws_side_verdicts_of_that_region() {
             "publishing",
             "ok",
         ),
-        aws_verdict(
-            "aws-key-policy-role",
-            "eu-west-1",
-            Status::NoData,
-            "key_policy_denies_role",
-            "the key policy of key X does not let role Y decrypt",
-        ),
+        key_policy_denied_in_eu_west_1(),
         aws_verdict(
             "aws-key-policy-role",
             "us-east-1",
@@ -236,13 +241,7 @@ fn a_member_account_read_in_the_administrators_bucket_shares_the_connector_role(
     // findings too; the notification of the administrator's own folder does not.
     trust.status = Status::Healthy;
     trust.fails = false;
-    let key_policy = aws_verdict(
-        "aws-key-policy-role",
-        "eu-west-1",
-        Status::NoData,
-        "key_policy_denies_role",
-        "the key policy of key X does not let role Y decrypt",
-    );
+    let key_policy = key_policy_denied_in_eu_west_1();
     let own_folder = aws_verdict(
         "aws-bucket-notification",
         "eu-west-1",
@@ -265,13 +264,7 @@ fn a_member_account_read_in_the_administrators_bucket_shares_the_connector_role(
     // An account whose folder this run never saw keeps nothing of the administrator's path.
     let stranger = stale_group_of("777788889999");
     result.results = vec![stranger];
-    let key_policy = aws_verdict(
-        "aws-key-policy-role",
-        "eu-west-1",
-        Status::NoData,
-        "key_policy_denies_role",
-        "the key policy of key X does not let role Y decrypt",
-    );
+    let key_policy = key_policy_denied_in_eu_west_1();
     let diagnoses = correlate(&result, &[key_policy]);
     assert_eq!(diagnoses[0].cause, "aws_side_not_checked", "{diagnoses:#?}");
 }
